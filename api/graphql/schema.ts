@@ -1,0 +1,26 @@
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import { buildSchema } from 'type-graphql';
+import { NodeResolver } from '../../resolvers/node/node.resolver';
+import { MembershipResolver, TenantsResolver, ViewerResolver } from '../../resolvers/tenants/tenants.resolver';
+import type { ServiceContainer } from './service-container';
+
+export const RESOLVERS = [NodeResolver, TenantsResolver, MembershipResolver, ViewerResolver] as const;
+
+export async function buildAppSchema(container: ServiceContainer): Promise<GraphQLSchema> {
+  return buildSchema({
+    resolvers: RESOLVERS,
+    container,
+    scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
+    orphanedTypes: [],
+    validate: false,
+    emitSchemaFile: false,
+  });
+}
+
+/** The schema as committed in schema.graphql: sorted, so diffs show real changes only. */
+export function printAppSchema(schema: GraphQLSchema): string {
+  return printSchema(lexicographicSortSchema(schema)) + '\n';
+}
+
+export { JSONResolver };

@@ -1,0 +1,187 @@
+// The composition root: builds every part from the config, wires them, and tears them down in
+// reverse order. all-in-one mode and the test harness both start the platform through here.
+import http from 'node:http';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import express from 'express';
+import { pinoHttp } from 'pino-http';
+import type { DataSource } from 'typeorm';
+import { WebSocketServer } from 'ws';
+import type { Config } from '../core/config';
+import { startEmbeddedPostgres } from '../core/embedded-postgres';
+import { createLogger, type Logger } from '../core/logger';
+import { realmFilePath } from '../core/paths';
+import type { GraphQLContext } from '../resolvers/context';
+import { TenantsService } from '../resolvers/tenants/tenants.service';
+import { AuditLog } from '../tenants/audit-log';
+import { createDataSource, ensureDatabase, migrateWithLock } from '../tenants/database';
+import { APP_ROLE, SYSTEM_ROLE, enableRoleLogins, secretFromDataDir, urlForRole } from '../tenants/database-roles';
+import { IdentityService } from '../tenants/identity';
+import { TenantDatabase } from '../tenants/tenant-database';
+import { createDevRealm, type DevRealm } from './auth/dev-realm';
+import { createTokenVerifier } from './auth/token-verifier';
+import { seedDemoData } from './demo-seed';
+import { ContextFactory } from './graphql/context';
+import { createErrorFormatter } from './graphql/format-error';
+import { buildAppSchema } from './graphql/schema';
+import { ServiceContainer } from './graphql/service-container';
+import { attachGraphQLWebSocket } from './graphql/websocket';
+import { healthRoutes } from './health';
+import { Metrics } from './metrics';
+
+export interface Platform {
+  config: Config;
+  /** http://localhost:PORT */
+  url: string;
+  port: number;
+  /** {KEYCLOAK_URL}/realms/{realm}: the token issuer. */
+  issuer: string;
+  devRealm?: DevRealm;
+  db: TenantDatabase;
+  metrics: Metrics;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export interface PlatformOptions {
+  log?: Logger;
+  /** Seed the contract's demo tenants and users on an empty database (all-in-one default). */
+  seedDemo?: boolean;
+}
+
+interface DatabaseUrls {
+  app: string;
+  system: string;
+}
+
+async function prepareDatabase(config: Config, log: Logger, closers: (() => Promise<void>)[]): Promise<DatabaseUrls> {
+  let ownerUrl = config.databaseUrl;
+  if (!ownerUrl && !config.appDatabaseUrl) {
+    const pg = await startEmbeddedPostgres({
+      dataDir: config.dataDir,
+      port: config.embeddedPostgresPort,
+      log: (line) => log.debug({ postgres: line }),
+    });
+    closers.push(() => pg.stop());
+    log.info({ clusterDir: pg.clusterDir, port: pg.port }, 'embedded PostgreSQL started');
+    ownerUrl = await ensureDatabase(pg.url, 'alliance');
+  }
+  if (ownerUrl) {
+    const applied = await migrateWithLock(ownerUrl);
+    if (applied.length) log.info({ applied }, 'migrations applied');
+  }
+  const appPassword = config.appDatabasePassword ?? secretFromDataDir(config.dataDir, 'db-app');
+  const systemPassword = config.systemDatabasePassword ?? secretFromDataDir(config.dataDir, 'db-system');
+  if (ownerUrl && !config.appDatabaseUrl) {
+    await enableRoleLogins(ownerUrl, { [APP_ROLE]: appPassword, [SYSTEM_ROLE]: systemPassword });
+  }
+  const base = ownerUrl ?? config.appDatabaseUrl!;
+  return {
+    app: config.appDatabaseUrl ?? urlForRole(base, APP_ROLE, appPassword),
+    system: config.systemDatabaseUrl ?? urlForRole(base, SYSTEM_ROLE, systemPassword),
+  };
+}
+
+export async function startPlatform(config: Config, opts: PlatformOptions = {}): Promise<Platform> {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch((err) => log.error({ err }, 'shutdown step failed'));
+    closers.length = 0;
+  };
+  try {
+    const urls = await prepareDatabase(config, log, closers);
+    const appDs = createDataSource(urls.app, { applicationName: 'alliance-hub-app' });
+    const systemDs = createDataSource(urls.system, { applicationName: 'alliance-hub-system', poolSize: 5 });
+    await appDs.initialize();
+    closers.push(() => appDs.destroy());
+    await systemDs.initialize();
+    closers.push(() => systemDs.destroy());
+    const db = new TenantDatabase(appDs, systemDs);
+
+    if (opts.seedDemo ?? config.mode === 'all-in-one') {
+      const seeded = await seedDemoData(db, realmFilePath());
+      if (seeded) log.info('demo tenants and users seeded');
+    }
+
+    const metrics = new Metrics();
+    const audit = new AuditLog();
+    const identities = new IdentityService(db);
+    const container = new ServiceContainer()
+      .register(TenantDatabase, db)
+      .register(AuditLog, audit)
+      .register(TenantsService, new TenantsService(db, audit));
+    const schema = await buildAppSchema(container);
+
+    const app = express();
+    app.disable('x-powered-by');
+    app.use(pinoHttp({
+      logger: log,
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id'];
+        const id = typeof incoming === 'string' && /^[\w.-]{1,100}$/.test(incoming) ? incoming : randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
+    }));
+    app.use(healthRoutes(() => appDs as DataSource, metrics));
+
+    const httpServer = http.createServer(app);
+    const origin = { value: config.publicUrl ?? '' };
+    const devRealm = config.keycloakUrl ? undefined : await createDevRealm({
+      realmFile: realmFilePath(),
+      keyDir: path.join(config.dataDir, 'realm-keys'),
+      issuerOrigin: () => origin.value,
+    });
+    if (devRealm) app.use(devRealm.router);
+
+    const contexts: { factory?: ContextFactory } = {};
+    const formatError = createErrorFormatter(log, config.env === 'development');
+    const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
+    const wsCleanup = attachGraphQLWebSocket(wsServer, schema, () => contexts.factory!, log, formatError);
+    const apollo = new ApolloServer<GraphQLContext>({
+      schema,
+      formatError,
+      includeStacktraceInErrorResponses: false,
+      introspection: config.env !== 'production',
+      plugins: [
+        ApolloServerPluginDrainHttpServer({ httpServer }),
+        metrics.graphqlPlugin(),
+        { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
+      ],
+    });
+    await apollo.start();
+    closers.push(() => apollo.stop());
+
+    app.use('/graphql', express.json({ limit: config.bodyLimitBytes }), expressMiddleware(apollo, {
+      context: async ({ req }) => {
+        const { scope } = await contexts.factory!.authenticate(req.headers.authorization, req.headers['x-tenant']);
+        return contexts.factory!.forScope(scope, String(req.id));
+      },
+    }));
+
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(config.port, config.host, () => resolve());
+    });
+    const port = (httpServer.address() as { port: number }).port;
+    const url = `http://localhost:${port}`;
+    origin.value = config.publicUrl ?? url;
+    const issuer = `${config.keycloakUrl ?? origin.value}/realms/${config.keycloakRealm}`;
+    contexts.factory = new ContextFactory(
+      createTokenVerifier({ issuer, audience: config.keycloakAudience }),
+      identities,
+      db,
+    );
+    log.info({ url, issuer }, 'alliance-hub listening');
+
+    return { config, url, port, issuer, devRealm, db, metrics, log, close: closeAll };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

@@ -1,0 +1,27 @@
+// `node(id:)`: decode the global id, then fetch through the same request-scoped loaders the
+// nested fields use, so visibility rules are identical on both paths.
+import { Arg, Ctx, ID, Query, Resolver } from 'type-graphql';
+import { AppError } from '../../core/app-error';
+import { parseGlobalId } from '../../core/global-id';
+import { Node } from '../common/node.types';
+import type { GraphQLContext } from '../context';
+
+type Fetcher = (ctx: GraphQLContext, uuid: string) => Promise<Node | null>;
+
+const FETCHERS: Record<string, Fetcher> = {
+  Tenant: (ctx, uuid) => ctx.loaders.tenantById.load(uuid),
+  User: (ctx, uuid) => ctx.loaders.userById.load(uuid),
+};
+
+@Resolver()
+export class NodeResolver {
+  @Query(() => Node, { nullable: true })
+  async node(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Node> {
+    const parsed = parseGlobalId(id);
+    if (!parsed) throw AppError.badInput(`"${String(id).slice(0, 60)}" is not a valid id`);
+    const fetch = FETCHERS[parsed.type];
+    const node = fetch ? await fetch(ctx, parsed.id) : null;
+    if (!node) throw AppError.notFound('object', id);
+    return node;
+  }
+}

@@ -1,0 +1,41 @@
+// The run-time roles log in with passwords that never live in the repository: taken from the
+// environment (APP_DATABASE_PASSWORD / SYSTEM_DATABASE_PASSWORD) or generated once and kept
+// in the data directory (all-in-one mode, tests). Start-up, as the owner, sets them.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client } from 'pg';
+
+export const APP_ROLE = 'alliance_app';
+export const SYSTEM_ROLE = 'alliance_system';
+
+export function secretFromDataDir(dataDir: string, name: string): string {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const file = path.join(dataDir, `${name}.secret`);
+  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
+  const secret = randomBytes(24).toString('base64url');
+  fs.writeFileSync(file, secret + '\n', { mode: 0o600 });
+  return secret;
+}
+
+export function urlForRole(ownerUrl: string, role: string, password: string): string {
+  const url = new URL(ownerUrl);
+  url.username = role;
+  url.password = encodeURIComponent(password);
+  return url.toString();
+}
+
+/** Gives the NOLOGIN roles created by the first migration a login with the given passwords. */
+export async function enableRoleLogins(ownerUrl: string, passwords: Record<string, string>): Promise<void> {
+  const client = new Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    for (const [role, password] of Object.entries(passwords)) {
+      const literal = await client.query('SELECT quote_literal($1) AS p', [password]);
+      // Role names come from the constants above, never from input.
+      await client.query(`ALTER ROLE ${role} WITH LOGIN PASSWORD ${literal.rows[0].p}`);
+    }
+  } finally {
+    await client.end();
+  }
+}
