@@ -173,7 +173,7 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     origin.value = config.publicUrl ?? url;
     const issuer = `${config.keycloakUrl ?? origin.value}/realms/${config.keycloakRealm}`;
     contexts.factory = new ContextFactory(
-      createTokenVerifier({ issuer, audience: config.keycloakAudience }),
+      createTokenVerifier({ issuer, audience: config.keycloakAudience, jwksRefetchCooldownSec: config.jwksCooldownSec }),
       identities,
       db,
     );

@@ -23,6 +23,8 @@ export interface Config {
   keycloakUrl?: string;
   keycloakRealm: string;
   keycloakAudience: string;
+  /** Minimum seconds between JWKS refetches triggered by an unknown key id. */
+  jwksCooldownSec: number;
   publicUrl?: string;
   logLevel: string;
   /** Max bytes of one blob upload (POST /v1/blobs). */
@@ -100,6 +102,7 @@ export function loadConfig(env: Env = process.env, argvMode?: string): Config {
     keycloakUrl: url(env, 'KEYCLOAK_URL', errors, http),
     keycloakRealm: env.KEYCLOAK_REALM || 'alliance',
     keycloakAudience: env.KEYCLOAK_AUDIENCE || 'alliance-api',
+    jwksCooldownSec: int(env, 'JWKS_COOLDOWN_SEC', 10, errors, 0, 3600),
     publicUrl: url(env, 'PUBLIC_URL', errors, http),
     logLevel: oneOf(env, 'LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const,
       nodeEnv === 'test' ? 'silent' : 'info', errors),

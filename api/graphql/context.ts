@@ -8,7 +8,7 @@ import type { GraphQLContext } from '../../resolvers/context';
 import type { IdentityService } from '../../tenants/identity';
 import type { RequestScope } from '../../tenants/request-scope';
 import type { TenantDatabase } from '../../tenants/tenant-database';
-import { TokenRejectedError, type TokenVerifier, type VerifiedIdentity } from '../auth/token-verifier';
+import { RealmUnreachableError, TokenRejectedError, type TokenVerifier, type VerifiedIdentity } from '../auth/token-verifier';
 
 export interface AuthenticatedScope {
   scope: RequestScope;
@@ -43,6 +43,11 @@ export class ContextFactory {
       identity = await this.verifier.verify(token);
     } catch (err) {
       if (err instanceof TokenRejectedError) throw authError(`invalid token: ${err.message}`);
+      if (err instanceof RealmUnreachableError) {
+        // Our outage, not the caller's fault: never answered as "invalid token".
+        throw new GraphQLError('the identity provider is unreachable; try again shortly',
+          { extensions: { code: ErrorCode.INTERNAL, http: { status: 503 } } });
+      }
       throw err;
     }
     if (tenant !== undefined && tenant !== null && typeof tenant !== 'string') {

@@ -102,6 +102,8 @@ export async function startTestPlatform(opts: { seedDemo?: boolean; env?: Record
     SYSTEM_DATABASE_PASSWORD: process.env.SYSTEM_DATABASE_PASSWORD,
     DATA_DIR: dataDir,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    // Key rotation is exercised right after unknown-kid attacks; no refetch cooldown in tests.
+    JWKS_COOLDOWN_SEC: '0',
     ...opts.env,
   });
   try {
