@@ -1,0 +1,33 @@
+import { ConfigError, loadConfig } from './config';
+
+describe('loadConfig', () => {
+  it('defaults to all-in-one on port 4000 with the embedded realm and database', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ mode: 'all-in-one', port: 4000, keycloakRealm: 'alliance', keycloakAudience: 'alliance-api' });
+    expect(c.databaseUrl).toBeUndefined();
+    expect(c.keycloakUrl).toBeUndefined();
+  });
+
+  it('reports every bad value at once, naming the variable and what it accepts', () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', KEYCLOAK_URL: 'not a url', NODE_ENV: 'staging', BLOB_MAX_BYTES: '-1' });
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const text = error!.problems.join('\n');
+    expect(text).toMatch(/PORT="eighty": expected an integer/);
+    expect(text).toMatch(/DATABASE_URL="mysql:\/\/x": expected a URL starting with postgres:\/\//);
+    expect(text).toMatch(/KEYCLOAK_URL="not a url"/);
+    expect(text).toMatch(/NODE_ENV="staging": expected one of development, production, test/);
+    expect(text).toMatch(/BLOB_MAX_BYTES/);
+  });
+
+  it('split mode requires an external database and Keycloak', () => {
+    expect(() => loadConfig({}, 'api')).toThrow(/MODE=api needs DATABASE_URL[\s\S]*MODE=api needs KEYCLOAK_URL/);
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@h/db', KEYCLOAK_URL: 'http://kc:8080/' }, 'worker')).toMatchObject({
+      mode: 'worker', keycloakUrl: 'http://kc:8080',
+    });
+  });
+});
