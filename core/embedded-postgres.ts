@@ -172,7 +172,9 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
 
   if (!fs.existsSync(path.join(clusterDir, 'PG_VERSION'))) {
     fs.rmSync(clusterDir, { recursive: true, force: true });
-    fs.mkdirSync(clusterDir, { recursive: true, mode: 0o700 });
+    // Parents must stay traversable by the postgres user; only the cluster itself is private.
+    fs.mkdirSync(path.dirname(clusterDir), { recursive: true, mode: 0o755 });
+    fs.mkdirSync(clusterDir, { mode: 0o700 });
     const pwFile = path.join(os.tmpdir(), `alliance-hub-pw-${randomBytes(6).toString('hex')}`);
     fs.writeFileSync(pwFile, password + '\n', { mode: 0o600 });
     if (user) {
