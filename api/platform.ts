@@ -89,7 +89,11 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
   const log = opts.log ?? createLogger(config.logLevel);
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
-    for (const close of closers.reverse()) await close().catch((err) => log.error({ err }, 'shutdown step failed'));
+    for (const close of closers.reverse()) {
+      const started = Date.now();
+      await close().catch((err) => log.error({ err }, 'shutdown step failed'));
+      log.debug({ ms: Date.now() - started }, 'shutdown step done');
+    }
     closers.length = 0;
   };
   try {
@@ -147,6 +151,8 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
       schema,
       formatError,
       includeStacktraceInErrorResponses: false,
+      // Shutdown is ours (api/main.ts): Apollo's own signal handler would race it.
+      stopOnTerminationSignals: false,
       introspection: config.env !== 'production',
       plugins: [
         ApolloServerPluginDrainHttpServer({ httpServer }),
