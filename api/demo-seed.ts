@@ -3,6 +3,7 @@
 // below match whoever signs in through the embedded realm or a Keycloak that imported the file.
 import fs from 'node:fs';
 import { TenantRole } from '../entities';
+import { QuotaLedger, periodOf, toMilli } from '../tenants/quota-ledger';
 import type { TenantDatabase } from '../tenants/tenant-database';
 
 export const DEMO_TENANTS = [
@@ -18,6 +19,13 @@ export const DEMO_MEMBERSHIPS: { username: string; slug: string; role: TenantRol
   { username: 'erin', slug: 'whu', role: TenantRole.VIEWER },
   { username: 'carol', slug: 'iqiyi', role: TenantRole.OWNER },
 ];
+
+/** Monthly budgets and cluster shares of the demo tenants (compute units, devices, weight). */
+export const DEMO_QUOTAS: Record<string, { budgetUnits: number; guaranteed: number; borrow: number; weight: number }> = {
+  casia: { budgetUnits: 10_000, guaranteed: 1, borrow: 2, weight: 2 },
+  whu: { budgetUnits: 5_000, guaranteed: 1, borrow: 2, weight: 1 },
+  iqiyi: { budgetUnits: 5_000, guaranteed: 1, borrow: 2, weight: 1 },
+};
 
 interface RealmUser {
   id?: string;
@@ -39,6 +47,15 @@ export async function seedDemoData(db: TenantDatabase, realmFile: string): Promi
     }
     for (const tenant of DEMO_TENANTS) {
       await em.query('INSERT INTO tenant (slug, name) VALUES ($1, $2)', [tenant.slug, tenant.name]);
+    }
+    const ledger = new QuotaLedger();
+    for (const [slug, q] of Object.entries(DEMO_QUOTAS)) {
+      const [{ id }] = await em.query(
+        `INSERT INTO quota_policy (tenant_id, budget_milli, guaranteed_devices, borrow_limit_devices, weight)
+         SELECT id, $2, $3, $4, $5 FROM tenant WHERE slug = $1 RETURNING tenant_id AS id`,
+        [slug, toMilli(q.budgetUnits), q.guaranteed, q.borrow, q.weight],
+      );
+      await ledger.ensureBalance(em, id, periodOf());
     }
     for (const m of DEMO_MEMBERSHIPS) {
       await em.query(

@@ -15,14 +15,22 @@ import { startEmbeddedPostgres } from '../core/embedded-postgres';
 import { createLogger, type Logger } from '../core/logger';
 import { realmFilePath } from '../core/paths';
 import type { GraphQLContext } from '../resolvers/context';
+import { BlobsService } from '../resolvers/blobs/blobs.service';
+import { DatasetSharingService } from '../resolvers/datasets/dataset-sharing.service';
+import { DatasetVersionsService } from '../resolvers/datasets/dataset-versions.service';
+import { DatasetsService } from '../resolvers/datasets/datasets.service';
+import { QuotaService } from '../resolvers/quota/quota.service';
 import { TenantsService } from '../resolvers/tenants/tenants.service';
 import { AuditLog } from '../tenants/audit-log';
+import { FilesystemBlobStore } from '../tenants/blob-store/filesystem-blob-store';
 import { createDataSource, ensureDatabase, migrateWithLock } from '../tenants/database';
 import { APP_ROLE, SYSTEM_ROLE, enableRoleLogins, secretFromDataDir, urlForRole } from '../tenants/database-roles';
 import { IdentityService } from '../tenants/identity';
+import { QuotaLedger } from '../tenants/quota-ledger';
 import { TenantDatabase } from '../tenants/tenant-database';
 import { createDevRealm, type DevRealm } from './auth/dev-realm';
 import { createTokenVerifier } from './auth/token-verifier';
+import { blobRoutes } from './blobs/blob-routes';
 import { seedDemoData } from './demo-seed';
 import { ContextFactory } from './graphql/context';
 import { createErrorFormatter } from './graphql/format-error';
@@ -113,11 +121,19 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
 
     const metrics = new Metrics();
     const audit = new AuditLog();
+    const blobs = new BlobsService(db, new FilesystemBlobStore(path.join(config.dataDir, 'blobs')), config.blobMaxBytes);
+    const ledger = new QuotaLedger();
     const identities = new IdentityService(db);
     const container = new ServiceContainer()
       .register(TenantDatabase, db)
       .register(AuditLog, audit)
-      .register(TenantsService, new TenantsService(db, audit));
+      .register(BlobsService, blobs)
+      .register(DatasetsService, new DatasetsService(db, audit))
+      .register(DatasetVersionsService, new DatasetVersionsService(db, audit))
+      .register(DatasetSharingService, new DatasetSharingService(db, audit))
+      .register(TenantsService, new TenantsService(db, audit))
+      .register(QuotaLedger, ledger)
+      .register(QuotaService, new QuotaService(db, ledger, audit));
     const schema = await buildAppSchema(container);
 
     const app = express();
@@ -169,6 +185,7 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
         return contexts.factory!.forScope(scope, String(req.id));
       },
     }));
+    app.use(blobRoutes({ authenticate: (authorization, tenant) => contexts.factory!.authenticate(authorization, tenant), blobs, log }));
 
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);

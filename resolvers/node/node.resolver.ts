@@ -11,6 +11,12 @@ type Fetcher = (ctx: GraphQLContext, uuid: string) => Promise<Node | null>;
 const FETCHERS: Record<string, Fetcher> = {
   Tenant: (ctx, uuid) => ctx.loaders.tenantById.load(uuid),
   User: (ctx, uuid) => ctx.loaders.userById.load(uuid),
+  Blob: (ctx, uuid) => ctx.loaders.blobById.load(uuid),
+  Dataset: (ctx, uuid) => ctx.loaders.datasetById.load(uuid),
+  DatasetVersion: (ctx, uuid) => ctx.loaders.versionById.load(uuid),
+  DatasetGrant: (ctx, uuid) => ctx.loaders.grantById.load(uuid),
+  AccessRequest: (ctx, uuid) => ctx.loaders.accessRequestById.load(uuid),
+  LedgerEntry: (ctx, uuid) => ctx.loaders.ledgerEntryById.load(uuid),
 };
 
 @Resolver()

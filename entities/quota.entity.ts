@@ -1,0 +1,81 @@
+import { Column, Entity, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
+
+export enum LedgerKind {
+  GRANT = 'GRANT',
+  ADJUST = 'ADJUST',
+  RESERVE = 'RESERVE',
+  CAPTURE = 'CAPTURE',
+  RELEASE = 'RELEASE',
+}
+
+/** bigint columns arrive from pg as strings; milli-units stay far below 2^53, so numbers are safe. */
+const bigintAsNumber = { to: (v: number) => v, from: (v: string | null) => (v === null ? null : Number(v)) };
+
+@Entity({ name: 'quota_policy' })
+export class QuotaPolicy {
+  @PrimaryColumn({ name: 'tenant_id', type: 'uuid' })
+  tenantId: string;
+
+  @Column({ name: 'budget_milli', type: 'bigint', transformer: bigintAsNumber })
+  budgetMilli: number;
+
+  @Column({ name: 'guaranteed_devices', type: 'integer' })
+  guaranteedDevices: number;
+
+  @Column({ name: 'borrow_limit_devices', type: 'integer' })
+  borrowLimitDevices: number;
+
+  @Column({ type: 'double precision', default: 1 })
+  weight: number;
+
+  @Column({ name: 'updated_at', type: 'timestamptz', default: () => 'now()' })
+  updatedAt: Date;
+}
+
+@Entity({ name: 'ledger_entry' })
+export class LedgerEntry {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ name: 'tenant_id', type: 'uuid' })
+  tenantId: string;
+
+  @Column({ type: 'text' })
+  period: string;
+
+  @Column({ type: 'enum', enum: LedgerKind, enumName: 'ledger_kind' })
+  kind: LedgerKind;
+
+  @Column({ name: 'units_milli', type: 'bigint', transformer: bigintAsNumber })
+  unitsMilli: number;
+
+  @Column({ name: 'job_id', type: 'uuid', nullable: true })
+  jobId: string | null;
+
+  @Column({ name: 'entry_key', type: 'text', unique: true })
+  entryKey: string;
+
+  @Column({ type: 'text', nullable: true })
+  memo: string | null;
+
+  @Column({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+}
+
+@Entity({ name: 'quota_balance' })
+export class QuotaBalance {
+  @PrimaryColumn({ name: 'tenant_id', type: 'uuid' })
+  tenantId: string;
+
+  @PrimaryColumn({ type: 'text' })
+  period: string;
+
+  @Column({ name: 'granted_milli', type: 'bigint', transformer: bigintAsNumber })
+  grantedMilli: number;
+
+  @Column({ name: 'reserved_milli', type: 'bigint', transformer: bigintAsNumber })
+  reservedMilli: number;
+
+  @Column({ name: 'used_milli', type: 'bigint', transformer: bigintAsNumber })
+  usedMilli: number;
+}
