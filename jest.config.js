@@ -3,7 +3,9 @@
 // servers on ephemeral ports and real ONNX models.
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
+  // Shares the host's typed arrays with each test file's realm: onnxruntime-node creates its
+  // output tensors outside jest's sandbox (see the file for the failure it prevents).
+  testEnvironment: '<rootDir>/test/harness/onnx-environment.js',
   testMatch: ['<rootDir>/**/*.spec.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   transform: { '^.+\\.(t|j)sx?$': ['@swc/jest'] },
