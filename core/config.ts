@@ -1,5 +1,6 @@
 // One typed view of the environment, validated once at start. Every bad value is reported with
 // its variable name and what would be accepted, all at once, so an operator fixes them in one go.
+import os from 'node:os';
 import path from 'node:path';
 
 export type RunMode = 'all-in-one' | 'api' | 'worker';
@@ -32,6 +33,74 @@ export interface Config {
   /** Max bytes of a JSON request body (GraphQL). */
   bodyLimitBytes: number;
   shutdownGraceMs: number;
+  /** Compute units per device-second by accelerator kind (Slurm TRESBillingWeights). */
+  billingWeights: Record<string, number>;
+  jobs: JobsConfig;
+  /** Query limits, rate limits and production hardening: every knob of api/graphql/limits. */
+  limits: LimitsConfig;
+  inference: InferenceConfig;
+}
+
+/** Models, endpoints and synchronous inference (model-runtime/runtime). */
+export interface InferenceConfig {
+  /** Seed and deploy the demo models (paddleocr-ch, silero-vad) in all-in-one mode; off by default in tests. */
+  demoModels: boolean;
+  /** ONNX Runtime execution providers in preference order; unavailable ones fall back to cpu. */
+  executionProviders: string[];
+  /** Intra-op threads per session; 0 lets ONNX Runtime choose. */
+  intraOpThreads: number;
+  /** Loaded sessions kept at most (least recently used evicted when idle). */
+  maxSessions: number;
+  /** Queued items per endpoint beyond which `infer` answers RATE_LIMITED (the engine's OVERLOADED). */
+  maxQueueSize: number;
+  /** Inputs per `infer` request. */
+  maxInputs: number;
+}
+
+export interface LimitsConfig {
+  /** Field nesting depth (Relay connections spend two levels per hop: edges, node). */
+  maxDepth: number;
+  maxAliases: number;
+  maxDirectives: number;
+  /** Lexical tokens per document: bounds parser CPU and memory before anything else runs. */
+  maxTokens: number;
+  /** Characters of the query text (variables count toward bodyLimitBytes instead). */
+  maxQueryChars: number;
+  /** Largest computed cost of one operation (api/graphql/limits/query-cost.ts). */
+  maxCost: number;
+  /** Cost of each root mutation field, on top of what it selects. */
+  mutationCost: number;
+  /** Hourly budget of a tenant (or of a user acting without one) unless an admin set another. */
+  rateLimitPointsPerHour: number;
+  /** A WebSocket whose unsent data passes this many bytes is closed as a slow consumer. */
+  wsMaxBufferedBytes: number;
+  /** Time allowed to receive a whole HTTP request (slow-loris defence). */
+  requestTimeoutMs: number;
+  /** On outside production; GRAPHQL_INTROSPECTION=true|false overrides. */
+  introspection: boolean;
+  /** "Did you mean …" hints name schema fields even with introspection off: hidden in production. */
+  hideSuggestions: boolean;
+}
+
+export interface JobsConfig {
+  /** Scheduler pass interval; passes also run on every submit, finish and heartbeat change. */
+  schedulerTickMs: number;
+  /** A dispatched shard whose worker stops renewing it for this long is re-run elsewhere. */
+  leaseSeconds: number;
+  /** A device that missed heartbeats this long is taken out of the cluster. */
+  deviceTimeoutSeconds: number;
+  heartbeatSeconds: number;
+  /** Fair-share usage halves after this long (Slurm PriorityDecayHalfLife). */
+  fairShareHalfLifeSeconds: number;
+  /** Target device time of one shard; a job is cut into shards of about this size. */
+  shardTargetSeconds: number;
+  maxShardItems: number;
+  /** Reservation = estimate × margin, so measured cost rarely needs a top-up. */
+  reserveMargin: number;
+  /** This process's worker: node name, accelerator kind and slots (all-in-one and worker mode). */
+  workerNode: string;
+  workerKind: string;
+  workerSlots: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -52,6 +121,33 @@ function int(env: Env, name: string, fallback: number, errors: ConfigErrors, min
     return fallback;
   }
   return n;
+}
+
+function number(env: Env, name: string, fallback: number, errors: ConfigErrors, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    errors.add(name, raw, `a number from ${min} to ${max}`);
+    return fallback;
+  }
+  return n;
+}
+
+/** "cpu=1,h200=40" → { cpu: 1, h200: 40 }. */
+function weights(env: Env, name: string, fallback: string, errors: ConfigErrors): Record<string, number> {
+  const raw = env[name] || fallback;
+  const out: Record<string, number> = {};
+  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [kind, value] = part.split('=');
+    const w = Number(value);
+    if (!kind || !/^[a-z0-9][a-z0-9._-]*$/.test(kind) || !Number.isFinite(w) || w <= 0) {
+      errors.add(name, raw, 'comma-separated kind=weight pairs with positive weights, e.g. cpu=1,h200=40');
+      return Object.fromEntries(fallback.split(',').map((p) => [p.split('=')[0], Number(p.split('=')[1])]));
+    }
+    out[kind] = w;
+  }
+  return out;
 }
 
 function url(env: Env, name: string, errors: ConfigErrors, protocols: string[]): string | undefined {
@@ -109,6 +205,43 @@ export function loadConfig(env: Env = process.env, argvMode?: string): Config {
     blobMaxBytes: int(env, 'BLOB_MAX_BYTES', 1024 ** 3, errors, 1),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 2 * 1024 ** 2, errors, 1024),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, errors, 0),
+    billingWeights: weights(env, 'BILLING_WEIGHTS', 'cpu=1,ascend-910b=20,h200=40', errors),
+    jobs: {
+      schedulerTickMs: int(env, 'SCHEDULER_TICK_MS', 1000, errors, 50, 60_000),
+      leaseSeconds: int(env, 'SHARD_LEASE_SECONDS', 30, errors, 1, 600),
+      deviceTimeoutSeconds: int(env, 'DEVICE_TIMEOUT_SECONDS', 20, errors, 1, 3600),
+      heartbeatSeconds: int(env, 'HEARTBEAT_SECONDS', 5, errors, 1, 600),
+      fairShareHalfLifeSeconds: int(env, 'FAIR_SHARE_HALF_LIFE_SECONDS', 3600, errors, 1, 365 * 86400),
+      shardTargetSeconds: number(env, 'SHARD_TARGET_SECONDS', 2, errors, 0.001, 3600),
+      maxShardItems: int(env, 'MAX_SHARD_ITEMS', 256, errors, 1, 100_000),
+      reserveMargin: number(env, 'RESERVE_MARGIN', 1.5, errors, 1, 100),
+      workerNode: env.WORKER_NODE || os.hostname(),
+      workerKind: env.WORKER_KIND || 'cpu',
+      workerSlots: int(env, 'WORKER_SLOTS', 2, errors, 0, 1024),
+    },
+    inference: {
+      demoModels: oneOf(env, 'DEMO_MODELS', ['true', 'false'] as const, nodeEnv === 'test' ? 'false' : 'true', errors) === 'true',
+      executionProviders: (env.ONNX_EXECUTION_PROVIDERS || 'cpu').split(',').map((p) => p.trim()).filter(Boolean),
+      intraOpThreads: int(env, 'ONNX_INTRA_OP_THREADS', 0, errors, 0, 256),
+      maxSessions: int(env, 'MODEL_MAX_SESSIONS', 8, errors, 1, 1024),
+      maxQueueSize: int(env, 'INFER_MAX_QUEUE', 256, errors, 1, 1_000_000),
+      maxInputs: int(env, 'INFER_MAX_INPUTS', 64, errors, 1, 10_000),
+    },
+    limits: {
+      maxDepth: int(env, 'GRAPHQL_MAX_DEPTH', 15, errors, 1, 1000),
+      maxAliases: int(env, 'GRAPHQL_MAX_ALIASES', 15, errors, 0, 1000),
+      maxDirectives: int(env, 'GRAPHQL_MAX_DIRECTIVES', 50, errors, 0, 1000),
+      maxTokens: int(env, 'GRAPHQL_MAX_TOKENS', 2000, errors, 10, 1_000_000),
+      maxQueryChars: int(env, 'GRAPHQL_MAX_QUERY_CHARS', 20_000, errors, 100, 10_000_000),
+      maxCost: int(env, 'GRAPHQL_MAX_COST', 10_000, errors, 1),
+      mutationCost: int(env, 'GRAPHQL_MUTATION_COST', 10, errors, 0, 1_000_000),
+      rateLimitPointsPerHour: int(env, 'RATE_LIMIT_POINTS_PER_HOUR', 100_000, errors, 1),
+      wsMaxBufferedBytes: int(env, 'WS_MAX_BUFFERED_BYTES', 4 * 1024 ** 2, errors, 1024),
+      requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, errors, 100, 3_600_000),
+      introspection: oneOf(env, 'GRAPHQL_INTROSPECTION', ['true', 'false'] as const,
+        nodeEnv === 'production' ? 'false' : 'true', errors) === 'true',
+      hideSuggestions: nodeEnv === 'production',
+    },
   };
   if (mode !== 'all-in-one' && !config.databaseUrl && !config.appDatabaseUrl) {
     errors.problems.push(`MODE=${mode} needs DATABASE_URL (split mode shares one external PostgreSQL)`);

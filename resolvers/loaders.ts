@@ -2,17 +2,23 @@
 // relation, not N (see bench/ for the queries-per-request measurement).
 import type { RequestScope } from '../tenants/request-scope';
 import type { TenantDatabase } from '../tenants/tenant-database';
+import { createJobLoaders } from './jobs/jobs.loaders';
 import { createQuotaLoaders } from './quota/quota.loaders';
 import { createTenantLoaders } from './tenants/tenants.loaders';
 import { createBlobLoaders } from './blobs/blobs.loaders';
 import { createDatasetLoaders } from './datasets/datasets.loaders';
+import { createEndpointLoaders } from './endpoints/endpoints.loaders';
+import { createModelLoaders } from './models/models.loaders';
 
 export function createLoaders(db: TenantDatabase, scope: RequestScope) {
   return {
     ...createTenantLoaders(db, scope),
     ...createBlobLoaders(db, scope),
     ...createDatasetLoaders(db, scope),
+    ...createModelLoaders(db, scope),
+    ...createEndpointLoaders(db, scope),
     ...createQuotaLoaders(db, scope),
+    ...createJobLoaders(db, scope),
   };
 }
 

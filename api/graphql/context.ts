@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import { AppError, ErrorCode } from '../../core/app-error';
 import { createLoaders } from '../../resolvers/loaders';
-import type { GraphQLContext } from '../../resolvers/context';
+import type { GraphQLContext, Streams } from '../../resolvers/context';
 import type { IdentityService } from '../../tenants/identity';
 import type { RequestScope } from '../../tenants/request-scope';
 import type { TenantDatabase } from '../../tenants/tenant-database';
@@ -33,6 +33,7 @@ export class ContextFactory {
     private readonly verifier: TokenVerifier,
     private readonly identities: IdentityService,
     private readonly db: TenantDatabase,
+    private readonly streams: Streams,
   ) {}
 
   /** Verifies the token and chooses the tenant; errors are GraphQL errors with HTTP status. */
@@ -66,6 +67,6 @@ export class ContextFactory {
   }
 
   forScope(scope: RequestScope, requestId: string = randomUUID()): GraphQLContext {
-    return { scope, loaders: createLoaders(this.db, scope), requestId };
+    return { scope, loaders: createLoaders(this.db, scope), requestId, streams: this.streams };
   }
 }

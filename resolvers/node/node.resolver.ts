@@ -13,10 +13,15 @@ const FETCHERS: Record<string, Fetcher> = {
   User: (ctx, uuid) => ctx.loaders.userById.load(uuid),
   Blob: (ctx, uuid) => ctx.loaders.blobById.load(uuid),
   Dataset: (ctx, uuid) => ctx.loaders.datasetById.load(uuid),
-  DatasetVersion: (ctx, uuid) => ctx.loaders.versionById.load(uuid),
-  DatasetGrant: (ctx, uuid) => ctx.loaders.grantById.load(uuid),
-  AccessRequest: (ctx, uuid) => ctx.loaders.accessRequestById.load(uuid),
+  DatasetVersion: (ctx, uuid) => ctx.loaders.datasetVersionById.load(uuid),
+  DatasetGrant: (ctx, uuid) => ctx.loaders.datasetGrantById.load(uuid),
+  AccessRequest: (ctx, uuid) => ctx.loaders.datasetAccessRequestById.load(uuid),
   LedgerEntry: (ctx, uuid) => ctx.loaders.ledgerEntryById.load(uuid),
+  Model: (ctx, uuid) => ctx.loaders.modelById.load(uuid),
+  ModelVersion: (ctx, uuid) => ctx.loaders.modelVersionById.load(uuid),
+  ModelGrant: (ctx, uuid) => ctx.loaders.modelGrantById.load(uuid),
+  Endpoint: (ctx, uuid) => ctx.loaders.endpointById.load(uuid),
+  Job: (ctx, uuid) => ctx.loaders.jobById.load(uuid),
 };
 
 @Resolver()

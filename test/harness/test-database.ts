@@ -25,6 +25,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
+    // Database-level grants are not copied from a template; the jobs migration's one is redone.
+    await admin.query(`GRANT CREATE ON DATABASE ${name} TO alliance_system`);
   } finally {
     await admin.end();
   }

@@ -1,0 +1,65 @@
+// The worker's ShardRunner over the InferenceRuntime. Items run with isolated failures: a bad
+// item gets its own error and the rest of the micro-batch still gets outputs. An endpoint not
+// loaded in this process (a fresh worker in split mode) is deployed on first use.
+import type { EntityManager } from 'typeorm';
+import type { BlobStore } from '../../tenants/blob-store/blob-store';
+import type { TenantDatabase } from '../../tenants/tenant-database';
+import type { EndpointDeployer } from '../runtime/endpoint-deployer';
+import type { InferenceRuntime } from '../runtime/inference-runtime';
+import type { ItemOutcome, ShardRunner } from './shard-runner';
+
+const MAX_ITEM_BYTES = 256 * 1024 * 1024;
+
+export class RuntimeShardRunner implements ShardRunner {
+  private readonly batchSizes = new Map<string, number>();
+
+  constructor(
+    private readonly db: TenantDatabase,
+    private readonly runtime: InferenceRuntime,
+    private readonly deployer: EndpointDeployer,
+  ) {}
+
+  async batchSize(endpointId: string): Promise<number> {
+    const known = this.batchSizes.get(endpointId);
+    if (known) return known;
+    const [row]: { max_batch_size: number }[] = await this.db.withSystem('read an endpoint’s batch size for a shard', (em) =>
+      em.query(`SELECT max_batch_size FROM endpoint WHERE id = $1`, [endpointId]));
+    const size = row?.max_batch_size ?? 8;
+    this.batchSizes.set(endpointId, size);
+    return size;
+  }
+
+  async run(endpointId: string, inputs: unknown[]): Promise<{ outcomes: ItemOutcome[]; deviceSeconds: number }> {
+    let result;
+    try {
+      result = await this.runtime.infer(endpointId, inputs, { isolateFailures: true });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'STOPPED') throw err;
+      const outcome = await this.deployer.deploy(endpointId);
+      if (outcome.status !== 'READY') throw new Error(`endpoint is ${outcome.status}${outcome.failureReason ? `: ${outcome.failureReason}` : ''}`);
+      result = await this.runtime.infer(endpointId, inputs, { isolateFailures: true });
+    }
+    return {
+      outcomes: result.items.map((i) => (i.error ? { error: i.error.message } : { output: i.output })),
+      deviceSeconds: result.deviceSeconds,
+    };
+  }
+}
+
+/**
+ * A dataset item as a handler input: text items as { text, metadata }; blob items with their
+ * bytes ({ bytes } is what the image and audio handlers read), plus the metadata.
+ */
+export function datasetItemInput(store: BlobStore) {
+  return async (em: EntityManager, item: { text: string | null; blob_id: string | null; metadata: unknown }): Promise<unknown> => {
+    if (!item.blob_id) return { text: item.text, metadata: item.metadata ?? null };
+    const [blob]: { sha256: string; size: string }[] = await em.query(`SELECT sha256, size FROM blob WHERE id = $1`, [item.blob_id]);
+    if (!blob) return { error: 'the item’s blob no longer exists' };
+    if (Number(blob.size) > MAX_ITEM_BYTES) return { error: 'the item’s blob is too large to run' };
+    const stream = await store.get(blob.sha256);
+    if (!stream) return { error: 'the item’s bytes are missing from the blob store' };
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return { bytes: new Uint8Array(Buffer.concat(chunks)), text: item.text ?? undefined, metadata: item.metadata ?? null };
+  };
+}
