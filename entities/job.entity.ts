@@ -227,8 +227,8 @@ export class FairShareUsage {
   @PrimaryColumn({ name: 'tenant_id', type: 'uuid' })
   tenantId: string;
 
-  @Column({ name: 'decayed_device_seconds', type: 'double precision' })
-  decayedDeviceSeconds: number;
+  @Column({ name: 'decayed_slot_seconds', type: 'double precision' })
+  decayedSlotSeconds: number;
 
   @Column({ name: 'updated_at', type: 'timestamptz' })
   updatedAt: Date;

@@ -10,7 +10,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 //   attempt can commit it — a zombie worker's late result is refused, never recorded twice.
 // - job_result: one row per item, written with its shard's commit.
 // - job_event: every state change and progress step, seq per job, for replay without gaps.
-// - fair_share_usage: each tenant's decayed device-seconds (Slurm's fair-share usage).
+// - fair_share_usage: each tenant's decayed slot-seconds (Slurm's fair-share usage: allocated
+//   resources × wall time; billing, by contrast, uses measured device time).
 export class CreateJobs1764835200000 implements MigrationInterface {
   name = 'CreateJobs1764835200000';
 
@@ -115,7 +116,7 @@ export class CreateJobs1764835200000 implements MigrationInterface {
     await q.query(`
       CREATE TABLE fair_share_usage (
         tenant_id uuid PRIMARY KEY REFERENCES tenant (id) ON DELETE CASCADE,
-        decayed_device_seconds double precision NOT NULL DEFAULT 0 CHECK (decayed_device_seconds >= 0),
+        decayed_slot_seconds double precision NOT NULL DEFAULT 0 CHECK (decayed_slot_seconds >= 0),
         updated_at timestamptz NOT NULL DEFAULT now()
       )`);
 
@@ -143,6 +144,15 @@ export class CreateJobs1764835200000 implements MigrationInterface {
     // goes; it runs as alliance_system, which therefore owns that schema. It gets no more than
     // the right to create schemas here — our tables stay the owner's, under RLS.
     await q.query(`DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO alliance_system', current_database()); END $$`);
+    // Which devices are busy is cluster state every member may see, but the shards that make
+    // them busy belong to tenants: this function tells the one without the other.
+    await q.query(`
+      CREATE FUNCTION cluster_busy_devices() RETURNS SETOF uuid LANGUAGE sql STABLE SECURITY DEFINER
+        SET search_path = public AS
+        $$ SELECT DISTINCT device_id FROM job_shard WHERE status IN ('DISPATCHED', 'RUNNING') AND device_id IS NOT NULL $$`);
+    await q.query(`ALTER FUNCTION cluster_busy_devices() OWNER TO alliance_system`);
+    await q.query(`REVOKE ALL ON FUNCTION cluster_busy_devices() FROM PUBLIC`);
+    await q.query(`GRANT EXECUTE ON FUNCTION cluster_busy_devices() TO alliance_app`);
     await q.query(`GRANT SELECT ON device TO alliance_app`);
     await q.query(`GRANT SELECT, INSERT, UPDATE ON job, job_shard TO alliance_app`);
     await q.query(`GRANT SELECT ON job_result, fair_share_usage TO alliance_app`);
@@ -151,6 +161,7 @@ export class CreateJobs1764835200000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP FUNCTION cluster_busy_devices()`);
     await q.query(`DROP TABLE fair_share_usage, job_event, job_result, job_shard, job, device`);
     await q.query(`DO $$ BEGIN EXECUTE format('REVOKE CREATE ON DATABASE %I FROM alliance_system', current_database()); END $$`);
     await q.query(`DROP TYPE shard_status`);

@@ -62,9 +62,10 @@ export class JobAccounting {
    * and is answered 'stale' — its results are dropped and nothing is charged.
    */
   async commitShard(em: EntityManager, c: ShardCommit): Promise<CommitOutcome> {
-    const shards = await returning<{ job_id: string; tenant_id: string }>(em,
+    const shards = await returning<{ job_id: string; tenant_id: string; slot_seconds: number }>(em,
       `UPDATE job_shard SET status = 'DONE', device_seconds = $3, finished_at = now(), lease_expires_at = NULL
-        WHERE id = $1 AND attempt = $2 AND status = 'RUNNING' RETURNING job_id, tenant_id`,
+        WHERE id = $1 AND attempt = $2 AND status = 'RUNNING'
+        RETURNING job_id, tenant_id, extract(epoch FROM now() - dispatched_at)::float8 AS slot_seconds`,
       [c.shardId, c.attempt, c.deviceSeconds]);
     if (!shards.length) return { status: 'stale' };
     const job = (await this.lockJob(em, shards[0].job_id))!;
@@ -82,7 +83,10 @@ export class JobAccounting {
       `UPDATE job SET done_items = done_items + $2, failed_items = failed_items + $3, charged_milli = charged_milli + $4
         WHERE id = $1 RETURNING *`,
       [job.id, c.results.length - failed, failed, charged]);
-    await this.addFairShareUsage(em, job.tenant_id, c.deviceSeconds);
+    // Fair share counts slot occupancy (Slurm: allocated TRES × wall time), not device time: the
+    // scheduler divides slots, and a slot held is a slot others could not use. Billing stays on
+    // measured device time.
+    await this.addFairShareUsage(em, job.tenant_id, Math.max(0, shards[0].slot_seconds));
     await appendJobEvent(em, snapshot(updated), 'PROGRESS');
     const final = await this.finalizeIfDone(em, job.id);
     await notify(em, CHANNELS.schedule);
@@ -157,13 +161,13 @@ export class JobAccounting {
   }
 
   /** Slurm-style decayed usage: old usage halves every half-life, new usage adds on top. */
-  private async addFairShareUsage(em: EntityManager, tenantId: string, deviceSeconds: number): Promise<void> {
+  private async addFairShareUsage(em: EntityManager, tenantId: string, slotSeconds: number): Promise<void> {
     await em.query(
-      `INSERT INTO fair_share_usage (tenant_id, decayed_device_seconds, updated_at) VALUES ($1, $2, now())
+      `INSERT INTO fair_share_usage (tenant_id, decayed_slot_seconds, updated_at) VALUES ($1, $2, now())
        ON CONFLICT (tenant_id) DO UPDATE SET
-         decayed_device_seconds = fair_share_usage.decayed_device_seconds
+         decayed_slot_seconds = fair_share_usage.decayed_slot_seconds
            * power(0.5, extract(epoch FROM now() - fair_share_usage.updated_at) / $3) + $2,
          updated_at = now()`,
-      [tenantId, deviceSeconds, this.halfLifeSeconds]);
+      [tenantId, slotSeconds, this.halfLifeSeconds]);
   }
 }

@@ -201,3 +201,13 @@ it('streams a job’s events live, and a reconnect with afterSeq gets every late
   const stored = await tp.platform.db.withSystem('test', (em) => em.query(`SELECT max(seq)::int AS n FROM job_event e JOIN job j ON j.id = e.job_id WHERE j.total_items = 16`));
   expect(seqs.length).toBe(stored[0].n);
 });
+
+it('shows the shared cluster to every member: live devices, busy ones, and the queue', async () => {
+  const cluster = (await tp.as('bob', `{ cluster { devices { id node kind busy lastHeartbeatAt } pendingJobs runningJobs utilization queues { tenantSlug pendingJobs runningDevices } } }`)).cluster;
+  expect(cluster.devices).toHaveLength(2);
+  for (const d of cluster.devices) expect(d).toMatchObject({ kind: 'cpu', node: expect.any(String) });
+  expect(cluster.utilization).toBeGreaterThanOrEqual(0);
+  expect(cluster.utilization).toBeLessThanOrEqual(1);
+  // bob sees no queue entries of casia's jobs; the admin sees every tenant's.
+  expect(cluster.queues.every((q: any) => q.tenantSlug === 'whu')).toBe(true);
+});

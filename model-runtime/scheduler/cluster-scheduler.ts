@@ -116,7 +116,7 @@ export class ClusterScheduler {
     const sent = await this.db.withSystem('schedule shards onto the shared cluster', async (em) => {
       await this.requeueExpiredLeases(em);
       const snapshot = await this.snapshot(em);
-      const plan = planDispatch(snapshot.cluster, { estimatedShardSeconds: this.opts.jobs.shardTargetSeconds });
+      const plan = planDispatch(snapshot.cluster, { estimatedShardSeconds: snapshot.typicalShardSeconds });
       let dispatched = 0;
       const reasons = new Map(plan.pending.map((p) => [p.jobId, p.reason]));
       for (const a of plan.assignments) {
@@ -146,7 +146,7 @@ export class ClusterScheduler {
     }
   }
 
-  private async snapshot(em: EntityManager): Promise<{ cluster: ClusterSnapshot; nodeOf: Map<string, string> }> {
+  private async snapshot(em: EntityManager): Promise<{ cluster: ClusterSnapshot; nodeOf: Map<string, string>; typicalShardSeconds: number }> {
     const devices: { id: string; node: string; kind: string }[] = await em.query(
       `SELECT id, node, kind FROM device WHERE last_heartbeat_at > now() - make_interval(secs => $1)`, [this.opts.jobs.deviceTimeoutSeconds]);
     const busy: { device_id: string; tenant_id: string; job_id: string; dispatched_at: Date }[] = await em.query(
@@ -156,9 +156,14 @@ export class ClusterScheduler {
       const r = running.get(d.id);
       return { id: d.id, kind: d.kind, running: r ? { tenantId: r.tenant_id, jobId: r.job_id, startedAt: r.dispatched_at.getTime() / 1000 } : undefined };
     });
+    // Usage = finished device time, decayed, plus the time running shards have used so far
+    // (Slurm counts running jobs' usage too): otherwise a tenant with many long shards in flight
+    // looks idle until they finish and is handed even more.
     const tenants: { tenant_id: string; guaranteed_devices: number; borrow_limit_devices: number; weight: number; usage: number | null }[] = await em.query(
       `SELECT p.tenant_id, p.guaranteed_devices, p.borrow_limit_devices, p.weight,
-              u.decayed_device_seconds * power(0.5, extract(epoch FROM now() - u.updated_at) / $1) AS usage
+              coalesce(u.decayed_slot_seconds * power(0.5, extract(epoch FROM now() - u.updated_at) / $1), 0)
+              + coalesce((SELECT sum(extract(epoch FROM now() - s.dispatched_at)) FROM job_shard s
+                           WHERE s.tenant_id = p.tenant_id AND s.status IN ('DISPATCHED', 'RUNNING')), 0) AS usage
          FROM quota_policy p LEFT JOIN fair_share_usage u ON u.tenant_id = p.tenant_id`, [this.opts.jobs.fairShareHalfLifeSeconds]);
     const shares: TenantShare[] = tenants.map((t) => ({
       id: t.tenant_id, guaranteedDevices: t.guaranteed_devices, borrowLimitDevices: t.borrow_limit_devices, weight: t.weight, decayedUsage: Number(t.usage ?? 0),
@@ -170,7 +175,14 @@ export class ClusterScheduler {
     const pending: PendingJob[] = jobs.map((j) => ({
       id: j.id, tenantId: j.tenant_id, kind: j.accelerator, priority: j.priority, createdAt: j.created_at.getTime() / 1000, pendingShards: j.pending,
     }));
-    return { cluster: { slots, tenants: shares, jobs: pending }, nodeOf: new Map(devices.map((d) => [d.id, d.node])) };
+    // What one more granted shard adds to a tenant's usage within this pass: the recent typical
+    // shard's slot time, falling back to the configured target before any shard has finished.
+    const [{ typical }] = await em.query(
+      `SELECT avg(extract(epoch FROM finished_at - dispatched_at)) AS typical
+         FROM (SELECT finished_at, dispatched_at FROM job_shard WHERE status = 'DONE' AND dispatched_at IS NOT NULL
+               ORDER BY finished_at DESC LIMIT 200) recent`);
+    const typicalShardSeconds = Number(typical) > 0 ? Number(typical) : this.opts.jobs.shardTargetSeconds;
+    return { cluster: { slots, tenants: shares, jobs: pending }, nodeOf: new Map(devices.map((d) => [d.id, d.node])), typicalShardSeconds };
   }
 
   /**

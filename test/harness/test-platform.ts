@@ -29,7 +29,8 @@ export class TestPlatform {
   constructor(
     readonly platform: Platform,
     readonly database: TestDatabase,
-    private readonly dataDir: string,
+    /** The platform's DATA_DIR (blobs, realm keys): worker processes in tests share it. */
+    readonly dataDir: string,
   ) {}
 
   get url(): string {
