@@ -47,19 +47,21 @@ export class RuntimeShardRunner implements ShardRunner {
 }
 
 /**
- * A dataset item as a handler input: text items as { text, metadata }; blob items with their
- * bytes ({ bytes } is what the image and audio handlers read), plus the metadata.
+ * A dataset item as a handler input (contract: an item feeds a job as its text or its blob, plus
+ * its metadata): the metadata's fields, then `text` for text items, `bytes` for blob items (what
+ * the image and audio handlers read).
  */
 export function datasetItemInput(store: BlobStore) {
   return async (em: EntityManager, item: { text: string | null; blob_id: string | null; metadata: unknown }): Promise<unknown> => {
-    if (!item.blob_id) return { text: item.text, metadata: item.metadata ?? null };
+    const meta = item.metadata && typeof item.metadata === 'object' && !Array.isArray(item.metadata) ? (item.metadata as Record<string, unknown>) : {};
+    if (!item.blob_id) return { ...meta, text: item.text };
     const [blob]: { sha256: string; size: string }[] = await em.query(`SELECT sha256, size FROM blob WHERE id = $1`, [item.blob_id]);
-    if (!blob) return { error: 'the item’s blob no longer exists' };
-    if (Number(blob.size) > MAX_ITEM_BYTES) return { error: 'the item’s blob is too large to run' };
+    if (!blob) return { ...meta, missing: 'the item’s blob no longer exists' };
+    if (Number(blob.size) > MAX_ITEM_BYTES) return { ...meta, missing: 'the item’s blob is too large to run' };
     const stream = await store.get(blob.sha256);
-    if (!stream) return { error: 'the item’s bytes are missing from the blob store' };
+    if (!stream) return { ...meta, missing: 'the item’s bytes are missing from the blob store' };
     const chunks: Buffer[] = [];
     for await (const chunk of stream) chunks.push(chunk as Buffer);
-    return { bytes: new Uint8Array(Buffer.concat(chunks)), text: item.text ?? undefined, metadata: item.metadata ?? null };
+    return { ...meta, bytes: new Uint8Array(Buffer.concat(chunks)) };
   };
 }

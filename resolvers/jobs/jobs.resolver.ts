@@ -2,6 +2,8 @@ import { Arg, Args, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root
 import { AppError } from '../../core/app-error';
 import { PageArgs } from '../common/connection';
 import type { GraphQLContext } from '../context';
+import { DatasetVersionNode } from '../datasets/datasets.types';
+import { EndpointNode } from '../endpoints/endpoints.types';
 import { QuotaNode } from '../quota/quota.types';
 import { TenantNode, UserNode } from '../tenants/tenants.types';
 import { JobsService } from './jobs.service';
@@ -40,6 +42,16 @@ export class JobsResolver {
   async submittedBy(@Root() job: JobNode, @Ctx() ctx: GraphQLContext) {
     const user = job.submittedBy ? await ctx.loaders.userById.load(job.submittedBy) : null;
     return user ?? UserNode.from({ id: '00000000-0000-0000-0000-000000000000', username: '(deleted user)' });
+  }
+
+  @FieldResolver(() => EndpointNode)
+  async endpoint(@Root() job: JobNode, @Ctx() ctx: GraphQLContext) {
+    return (await ctx.loaders.endpointById.load(job.endpointId)) ?? Promise.reject(AppError.notFound('endpoint'));
+  }
+
+  @FieldResolver(() => DatasetVersionNode, { nullable: true, description: 'The dataset version that fed the job; null for inline inputs, or once its dataset is no longer readable.' })
+  datasetVersion(@Root() job: JobNode, @Ctx() ctx: GraphQLContext) {
+    return job.datasetVersionId ? ctx.loaders.datasetVersionById.load(job.datasetVersionId) : null;
   }
 
   @FieldResolver(() => JobResultConnection)

@@ -4,7 +4,8 @@ import { PageArgs } from '../common/connection';
 import type { GraphQLContext } from '../context';
 import { TenantNode } from '../tenants/tenants.types';
 import { QuotaService } from './quota.service';
-import { LedgerEntryConnection, QuotaNode, SetQuotaInput } from './quota.types';
+import { LedgerEntryConnection, LedgerEntryNode, QuotaNode, SetQuotaInput } from './quota.types';
+import { JobNode } from '../jobs/jobs.types';
 
 @Resolver(() => QuotaNode)
 export class QuotaResolver {
@@ -28,5 +29,13 @@ export class QuotaResolver {
   @FieldResolver(() => TenantNode)
   async tenant(@Root() quota: QuotaNode, @Ctx() ctx: GraphQLContext) {
     return (await ctx.loaders.tenantById.load(quota.tenantId)) ?? Promise.reject(AppError.notFound('tenant'));
+  }
+}
+
+@Resolver(() => LedgerEntryNode)
+export class LedgerEntryResolver {
+  @FieldResolver(() => JobNode, { nullable: true })
+  job(@Root() entry: LedgerEntryNode, @Ctx() ctx: GraphQLContext) {
+    return entry.jobId ? ctx.loaders.jobById.load(entry.jobId) : null;
   }
 }
