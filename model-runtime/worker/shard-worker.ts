@@ -91,7 +91,9 @@ export class ShardWorker {
     this.stopping = true;
     for (const off of this.unlisten) off();
     await this.queue.offWork(this.node).catch(() => undefined);
-    await Promise.race([Promise.allSettled([...this.active]), new Promise((r) => setTimeout(r, graceMs))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.active]), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.devices.length) {
       await this.db.withSystem('remove this worker’s devices from the cluster', async (em) => {
