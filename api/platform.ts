@@ -7,6 +7,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
+import type { GraphQLSchema } from 'graphql';
 import { pinoHttp } from 'pino-http';
 import type { DataSource } from 'typeorm';
 import { WebSocketServer } from 'ws';
@@ -19,8 +20,18 @@ import { BlobsService } from '../resolvers/blobs/blobs.service';
 import { DatasetSharingService } from '../resolvers/datasets/dataset-sharing.service';
 import { DatasetVersionsService } from '../resolvers/datasets/dataset-versions.service';
 import { DatasetsService } from '../resolvers/datasets/datasets.service';
+import { EndpointsService } from '../resolvers/endpoints/endpoints.service';
+import { InferenceService } from '../resolvers/endpoints/inference.service';
+import { UsageMeter } from '../resolvers/endpoints/usage-meter';
+import { ModelsService } from '../resolvers/models/models.service';
+import { EndpointDeployer } from '../model-runtime/runtime/endpoint-deployer';
+import { InProcessRuntime } from '../model-runtime/runtime/in-process-runtime';
+import { PerItemCostTracker } from '../model-runtime/runtime/per-item-cost';
+import { ClusterService } from '../resolvers/cluster/cluster.service';
+import { JobsService } from '../resolvers/jobs/jobs.service';
 import { QuotaService } from '../resolvers/quota/quota.service';
 import { TenantsService } from '../resolvers/tenants/tenants.service';
+import { UsageService } from '../resolvers/usage/usage.service';
 import { AuditLog } from '../tenants/audit-log';
 import { FilesystemBlobStore } from '../tenants/blob-store/filesystem-blob-store';
 import { createDataSource, ensureDatabase, migrateWithLock } from '../tenants/database';
@@ -28,16 +39,22 @@ import { APP_ROLE, SYSTEM_ROLE, enableRoleLogins, secretFromDataDir, urlForRole 
 import { IdentityService } from '../tenants/identity';
 import { QuotaLedger } from '../tenants/quota-ledger';
 import { TenantDatabase } from '../tenants/tenant-database';
+import { RateLimitService } from '../resolvers/rate-limit/rate-limit.service';
+import { RateLimiter } from '../tenants/rate-limiter';
+import { applyRequestTimeouts, httpServerOptions } from './graphql/limits/http-guards';
+import { createQueryLimits } from './graphql/limits/query-limits';
 import { createDevRealm, type DevRealm } from './auth/dev-realm';
 import { createTokenVerifier } from './auth/token-verifier';
 import { blobRoutes } from './blobs/blob-routes';
-import { seedDemoData } from './demo-seed';
+import { seedDemoCatalog, seedDemoData } from './demo-seed';
 import { ContextFactory } from './graphql/context';
 import { createErrorFormatter } from './graphql/format-error';
 import { buildAppSchema } from './graphql/schema';
 import { ServiceContainer } from './graphql/service-container';
 import { attachGraphQLWebSocket } from './graphql/websocket';
+import { datasetItemInput, RuntimeShardRunner } from '../model-runtime/worker/runtime-shard-runner';
 import { healthRoutes } from './health';
+import { startJobsSubsystem, type JobsSubsystem } from './jobs-subsystem';
 import { Metrics } from './metrics';
 
 export interface Platform {
@@ -51,6 +68,10 @@ export interface Platform {
   db: TenantDatabase;
   metrics: Metrics;
   log: Logger;
+  jobs: JobsSubsystem;
+  schema: GraphQLSchema;
+  /** The model runtime of this process and the endpoint lifecycle over it (issue 4). */
+  models: { runtime: InProcessRuntime; deployer: EndpointDeployer };
   close(): Promise<void>;
 }
 
@@ -63,6 +84,8 @@ export interface PlatformOptions {
 interface DatabaseUrls {
   app: string;
   system: string;
+  /** Only when this process has the owner connection (it then installs the queue's schema). */
+  owner?: string;
 }
 
 async function prepareDatabase(config: Config, log: Logger, closers: (() => Promise<void>)[]): Promise<DatabaseUrls> {
@@ -90,6 +113,7 @@ async function prepareDatabase(config: Config, log: Logger, closers: (() => Prom
   return {
     app: config.appDatabaseUrl ?? urlForRole(base, APP_ROLE, appPassword),
     system: config.systemDatabaseUrl ?? urlForRole(base, SYSTEM_ROLE, systemPassword),
+    owner: ownerUrl,
   };
 }
 
@@ -121,9 +145,37 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
 
     const metrics = new Metrics();
     const audit = new AuditLog();
-    const blobs = new BlobsService(db, new FilesystemBlobStore(path.join(config.dataDir, 'blobs')), config.blobMaxBytes);
+    const blobStore = new FilesystemBlobStore(path.join(config.dataDir, 'blobs'));
+    const blobs = new BlobsService(db, blobStore, config.blobMaxBytes);
     const ledger = new QuotaLedger();
     const identities = new IdentityService(db);
+    // Models and endpoints: the in-process runtime (all-in-one) serves this process's accelerator
+    // kind; split mode will put a worker-backed InferenceRuntime here instead.
+    const runtimeOptions = {
+      executionProviders: config.inference.executionProviders,
+      intraOpNumThreads: config.inference.intraOpThreads || undefined,
+      onWarning: (message: string) => log.warn(message),
+    };
+    const runtime = new InProcessRuntime({
+      loadModel: (sha256) => blobs.storedBytes(sha256),
+      accelerators: [config.jobs.workerKind],
+      runtime: runtimeOptions,
+      maxSessions: config.inference.maxSessions,
+      maxQueueSize: config.inference.maxQueueSize,
+      observer: metrics.inferenceObserver(),
+    });
+    closers.push(() => runtime.close());
+    const deployer = new EndpointDeployer(db, runtime, log);
+    const costs = new PerItemCostTracker(db, log);
+    closers.push(() => costs.close());
+    const quotas = new QuotaService(db, ledger, audit);
+    const jobsSubsystem = await startJobsSubsystem({
+      config, urls, db, ledger, quotas, log, schedule: config.mode !== 'worker',
+      // This process is a worker node too, except in split mode's api processes.
+      worker: config.mode === 'api' ? undefined : { runner: new RuntimeShardRunner(db, runtime, deployer), itemInput: datasetItemInput(blobStore) },
+    });
+    closers.push(() => jobsSubsystem.close());
+    const rateLimiter = new RateLimiter(db, config.limits.rateLimitPointsPerHour);
     const container = new ServiceContainer()
       .register(TenantDatabase, db)
       .register(AuditLog, audit)
@@ -132,9 +184,29 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
       .register(DatasetVersionsService, new DatasetVersionsService(db, audit))
       .register(DatasetSharingService, new DatasetSharingService(db, audit))
       .register(TenantsService, new TenantsService(db, audit))
+      .register(RateLimitService, new RateLimitService(db, rateLimiter, audit))
       .register(QuotaLedger, ledger)
-      .register(QuotaService, new QuotaService(db, ledger, audit));
+      .register(QuotaService, quotas)
+      .register(ModelsService, new ModelsService(db, audit, blobs, { maxModelBytes: config.blobMaxBytes, runtime: runtimeOptions }))
+      .register(EndpointsService, new EndpointsService(db, audit, deployer, { billingWeights: config.billingWeights }))
+      .register(InferenceService, new InferenceService(db, runtime, ledger, new UsageMeter(ledger), blobs, costs, {
+        billingWeights: config.billingWeights, maxInputs: config.inference.maxInputs, maxInputBlobBytes: 100 * 1024 ** 2,
+      }))
+      .register(JobsService, jobsSubsystem.jobs)
+      .register(ClusterService, new ClusterService(db, config.jobs))
+      .register(UsageService, new UsageService(db));
     const schema = await buildAppSchema(container);
+
+    if ((opts.seedDemo ?? config.mode === 'all-in-one') && config.inference.demoModels) {
+      const models = await seedDemoCatalog(db, blobs, runtimeOptions);
+      if (models.length) log.info({ models }, 'demo models seeded');
+    }
+    if (config.mode === 'all-in-one') {
+      // Sessions do not survive a restart: endpoints that should be serving are loaded and
+      // warmed before the first request can reach them.
+      const ready = await deployer.redeployAll();
+      if (ready) log.info({ ready }, 'endpoints deployed');
+    }
 
     const app = express();
     app.disable('x-powered-by');
@@ -150,7 +222,8 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     }));
     app.use(healthRoutes(() => appDs as DataSource, metrics));
 
-    const httpServer = http.createServer(app);
+    const httpServer = http.createServer(httpServerOptions(config.limits), app);
+    applyRequestTimeouts(httpServer, config.limits);
     const origin = { value: config.publicUrl ?? '' };
     const devRealm = config.keycloakUrl ? undefined : await createDevRealm({
       realmFile: realmFilePath(),
@@ -160,17 +233,20 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     if (devRealm) app.use(devRealm.router);
 
     const contexts: { factory?: ContextFactory } = {};
-    const formatError = createErrorFormatter(log, config.env === 'development');
-    const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
-    const wsCleanup = attachGraphQLWebSocket(wsServer, schema, () => contexts.factory!, log, formatError);
+    const formatError = createErrorFormatter(log, config.env === 'development', { hideSuggestions: config.limits.hideSuggestions });
+    const limits = createQueryLimits({ config, schema, rateLimiter, formatError, metrics, log });
+    const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: config.bodyLimitBytes });
+    const wsCleanup = attachGraphQLWebSocket(wsServer, schema, () => contexts.factory!, log, formatError, limits.websocket);
     const apollo = new ApolloServer<GraphQLContext>({
       schema,
       formatError,
       includeStacktraceInErrorResponses: false,
       // Shutdown is ours (api/main.ts): Apollo's own signal handler would race it.
       stopOnTerminationSignals: false,
-      introspection: config.env !== 'production',
+      introspection: config.limits.introspection,
+      ...limits.apolloOptions,
       plugins: [
+        ...limits.apolloPlugins,
         ApolloServerPluginDrainHttpServer({ httpServer }),
         metrics.graphqlPlugin(),
         { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
@@ -179,12 +255,13 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     await apollo.start();
     closers.push(() => apollo.stop());
 
-    app.use('/graphql', express.json({ limit: config.bodyLimitBytes }), expressMiddleware(apollo, {
+    app.use('/graphql', express.json({ limit: config.bodyLimitBytes }), limits.httpGuard, expressMiddleware(apollo, {
       context: async ({ req }) => {
         const { scope } = await contexts.factory!.authenticate(req.headers.authorization, req.headers['x-tenant']);
         return contexts.factory!.forScope(scope, String(req.id));
       },
     }));
+    app.use('/graphql', limits.httpErrorHandler);
     app.use(blobRoutes({ authenticate: (authorization, tenant) => contexts.factory!.authenticate(authorization, tenant), blobs, log }));
 
     await new Promise<void>((resolve, reject) => {
@@ -199,10 +276,11 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
       createTokenVerifier({ issuer, audience: config.keycloakAudience, jwksRefetchCooldownSec: config.jwksCooldownSec }),
       identities,
       db,
+      jobsSubsystem.streams,
     );
     log.info({ url, issuer }, 'alliance-hub listening');
 
-    return { config, url, port, issuer, devRealm, db, metrics, log, close: closeAll };
+    return { config, url, port, issuer, devRealm, db, metrics, log, jobs: jobsSubsystem, models: { runtime, deployer }, schema, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;
