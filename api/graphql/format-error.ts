@@ -7,6 +7,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLFormattedError } from 'graphql';
 import { AppError, ErrorCode } from '../../core/app-error';
 import type { Logger } from '../../core/logger';
+import { classifyLimitError, hideSuggestions } from './limits/limit-errors';
 
 const PASSTHROUGH = new Set<string>(Object.values(ErrorCode));
 
@@ -54,6 +55,10 @@ function isPgError(e: unknown): e is { code: string; severity?: string } {
 
 export function classifyError(original: unknown, formatted?: GraphQLFormattedError): Classified | null {
   if (original instanceof AppError) return { code: original.code, message: original.message, details: original.details };
+  // Query limits and rate limits (api/graphql/limits): an AppError inside a pre-execution
+  // GraphQLError, or graphql-js's token-limit parse error.
+  const limit = classifyLimitError(original, formatted);
+  if (limit) return { code: limit.code, message: limit.message, details: limit.details };
   const driverError = (original as { driverError?: unknown })?.driverError ?? original;
   if (isPgError(driverError)) {
     const mapped = PG_CODES[driverError.code];
@@ -71,13 +76,14 @@ export function classifyError(original: unknown, formatted?: GraphQLFormattedErr
   return null;
 }
 
-export function createErrorFormatter(log: Logger, development: boolean) {
+export function createErrorFormatter(log: Logger, development: boolean, options: { hideSuggestions?: boolean } = {}) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     const known = classifyError(original, formatted);
     if (known) {
       return {
-        message: known.message,
+        // Production: no "did you mean" hints that map the schema (limits/limit-errors.ts).
+        message: options.hideSuggestions ? hideSuggestions(known.message) : known.message,
         locations: formatted.locations,
         path: formatted.path,
         extensions: { ...known.details, code: known.code },

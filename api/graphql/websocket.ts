@@ -8,6 +8,7 @@ import type { WebSocketServer } from 'ws';
 import type { Logger } from '../../core/logger';
 import type { RequestScope } from '../../tenants/request-scope';
 import type { ContextFactory } from './context';
+import type { WebSocketLimits } from './limits/websocket-limits';
 
 /** Close codes a client can act on (4400–4499 are graphql-ws's application range). */
 export const WS_CLOSE = { UNAUTHORIZED: 4401, FORBIDDEN: 4403, TOKEN_EXPIRED: 4401 } as const;
@@ -23,6 +24,8 @@ export function attachGraphQLWebSocket(
   contexts: () => ContextFactory,
   log: Logger,
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError,
+  /** Query limits, rate limit and slow-consumer guard, the same as HTTP's (api/graphql/limits). */
+  limits: WebSocketLimits = {},
 ) {
   const format = (errors: readonly GraphQLError[]) => errors.map((e) => formatError(e.toJSON(), e));
   const sessions = new WeakMap<object, Session>();
@@ -49,6 +52,10 @@ export function attachGraphQLWebSocket(
         if (session) clearTimeout(session.expiryTimer);
       },
       context: (ctx) => contexts().forScope(sessions.get(ctx)!.scope),
+      onSubscribe: limits.prepare && ((ctx, _id, payload) => {
+        const { scope } = sessions.get(ctx)!;
+        return limits.prepare!(payload, scope, () => contexts().forScope(scope), Object.keys(ctx.subscriptions).length);
+      }),
       // The same error contract as HTTP: codes, no stack traces.
       onError: (_ctx, _id, _payload, errors) => format(errors),
       onNext: (_ctx, _id, _payload, _args, result) =>
@@ -56,6 +63,7 @@ export function attachGraphQLWebSocket(
     },
     wsServer,
   );
+  if (limits.watchSocket) wsServer.on('connection', (socket) => limits.watchSocket!(socket));
   return {
     async dispose() {
       for (const client of wsServer.clients) client.close(1001, 'server shutting down');
