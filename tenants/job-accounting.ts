@@ -83,12 +83,16 @@ export class JobAccounting {
       `UPDATE job SET done_items = done_items + $2, failed_items = failed_items + $3, charged_milli = charged_milli + $4
         WHERE id = $1 RETURNING *`,
       [job.id, c.results.length - failed, failed, charged]);
+    await appendJobEvent(em, snapshot(updated), 'PROGRESS');
+    const final = await this.finalizeIfDone(em, job.id);
     // Fair share counts slot occupancy (Slurm: allocated TRES × wall time), not device time: the
     // scheduler divides slots, and a slot held is a slot others could not use. Billing stays on
     // measured device time.
+    // Last, after every quota_balance write (capture, release): all commits then lock the
+    // tenant's balance row before its usage row. The other order deadlocked two concurrent
+    // commits of one tenant when one charged 0 milli-units (capture skips the balance row) and
+    // went on to release — found by bench/jobs-pipeline.bench.ts.
     await this.addFairShareUsage(em, job.tenant_id, Math.max(0, shards[0].slot_seconds));
-    await appendJobEvent(em, snapshot(updated), 'PROGRESS');
-    const final = await this.finalizeIfDone(em, job.id);
     await notify(em, CHANNELS.schedule);
     return { status: 'committed', chargedMilli: charged, job: final ?? (await em.findOneByOrFail(Job, { id: job.id })) };
   }

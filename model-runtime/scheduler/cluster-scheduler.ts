@@ -124,9 +124,15 @@ export class ClusterScheduler {
         if (ok === true) dispatched++;
         else if (ok) reasons.set(a.jobId, ok);
       }
-      for (const job of snapshot.cluster.jobs) {
-        const reason = reasons.get(job.id) ?? null;
-        await em.query(`UPDATE job SET pending_reason = $2 WHERE id = $1 AND pending_reason IS DISTINCT FROM $2`, [job.id, reason]);
+      // One statement for every waiting job's reason (only changed ones are written): a pass
+      // over 10,000 pending jobs must not be 10,000 round trips.
+      const jobIds = snapshot.cluster.jobs.map((j) => j.id);
+      if (jobIds.length) {
+        await em.query(
+          `UPDATE job j SET pending_reason = r.reason
+             FROM unnest($1::uuid[], $2::text[]) AS r(id, reason)
+            WHERE j.id = r.id AND j.pending_reason IS DISTINCT FROM r.reason`,
+          [jobIds, jobIds.map((id) => reasons.get(id) ?? null)]);
       }
       if (dispatched) await notify(em, CHANNELS.dispatch);
       return dispatched;

@@ -46,6 +46,8 @@ export class ShardWorker {
   private heartbeat: NodeJS.Timeout | null = null;
   private workerIds: string[] = [];
   private readonly active = new Set<Promise<void>>();
+  /** Shards this process is running now: only their leases are renewed. */
+  private readonly inHand = new Set<string>();
   private stopping = false;
   private readonly unlisten: (() => void)[] = [];
   readonly devices: string[];
@@ -112,10 +114,13 @@ export class ShardWorker {
     try {
       await this.db.withSystem('worker heartbeat and lease renewal', async (em) => {
         await em.query(`UPDATE device SET last_heartbeat_at = now() WHERE id = ANY($1::uuid[])`, [this.devices]);
+        // A RUNNING shard this process no longer holds (its commit failed: deadlock, dropped
+        // connection) must not be kept alive by the heartbeat: its lease lapses and the scheduler
+        // runs it again. Renewing every RUNNING shard of the node stranded such a job forever.
         await em.query(
           `UPDATE job_shard SET lease_expires_at = now() + make_interval(secs => $2)
-            WHERE node = $1 AND status IN ('DISPATCHED', 'RUNNING')`,
-          [this.node, this.opts.jobs.leaseSeconds]);
+            WHERE node = $1 AND (status = 'DISPATCHED' OR (status = 'RUNNING' AND id = ANY($3::uuid[])))`,
+          [this.node, this.opts.jobs.leaseSeconds, [...this.inHand]]);
       });
     } catch (err) {
       this.opts.log.warn({ err: (err as Error).message }, 'heartbeat failed; retrying');
@@ -127,6 +132,18 @@ export class ShardWorker {
     const started = await this.markRunning(message);
     if (!started) return; // cancelled, or re-dispatched elsewhere: this message is stale
     const { shard, endpointId } = started;
+    this.inHand.add(shard.id);
+    try {
+      await this.runStarted(shard, endpointId);
+    } catch (err) {
+      this.opts.log.warn({ shard: shard.id, attempt: shard.attempt, err: (err as Error).message }, 'shard failed; it runs again once its lease lapses');
+      throw err;
+    } finally {
+      this.inHand.delete(shard.id);
+    }
+  }
+
+  private async runStarted(shard: ShardRow, endpointId: string): Promise<void> {
     const inputs = await this.loadInputs(shard);
     const batch = Math.max(1, await this.runner.batchSize(endpointId));
     const results: ShardItemResult[] = [];
