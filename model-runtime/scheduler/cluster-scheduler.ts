@@ -204,7 +204,18 @@ export class ClusterScheduler {
     const [shard]: { id: string; item_from: number; item_to: number }[] = await em.query(
       `SELECT id, item_from, item_to FROM job_shard WHERE job_id = $1 AND status = 'PENDING' ORDER BY shard_index LIMIT 1 FOR UPDATE SKIP LOCKED`, [jobId]);
     if (!shard) return false;
-    const shardMilli = Math.ceil(Number(job.estimate_milli) * ((shard.item_to - shard.item_from) / job.total_items));
+    // The shard's expected cost: the admission estimate, or what this job's finished shards
+    // actually cost per item if that is more — an estimate that was too low must not let shards
+    // run on beyond what the tenant can pay.
+    const items = shard.item_to - shard.item_from;
+    const [{ observed }] = await em.query(
+      `SELECT coalesce(sum(device_seconds) / nullif(sum(item_to - item_from), 0), 0) AS observed
+         FROM job_shard WHERE job_id = $1 AND status = 'DONE'`, [jobId]);
+    const weight = this.opts.billingWeights[job.accelerator] ?? 1;
+    const shardMilli = Math.ceil(Math.max(
+      Number(job.estimate_milli) * (items / job.total_items),
+      Number(observed) * items * weight * 1000,
+    ));
     const hold = await this.ledger.jobHold(em, jobId);
     // Holds already promised to shards in flight are not available to this one.
     const inFlight = await this.inFlightEstimate(em, jobId, Number(job.estimate_milli), job.total_items);
