@@ -4,6 +4,7 @@
 // A put writes to tmp while hashing, fsyncs, then renames into place. rename() within one
 // filesystem is atomic, so readers see either no object or the complete one — never a partial
 // upload — and two concurrent uploads of the same bytes both end with one intact file.
+import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -45,8 +46,9 @@ export class FilesystemBlobStore implements BlobStore {
   async put(source: Readable, opts: { maxBytes: number }): Promise<StoredObject> {
     const tmp = path.join(this.tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
     const limiter = new HashingLimiter(opts.maxBytes);
+    const sink = fs.createWriteStream(tmp, { flags: 'wx', mode: 0o640 });
     try {
-      await pipeline(source, limiter, fs.createWriteStream(tmp, { flags: 'wx', mode: 0o640 }));
+      await pipeline(source, limiter, sink);
       // Durable before visible: a crash after the rename must not leave a truncated object.
       const written = await fs.promises.open(tmp, 'r');
       try {
@@ -64,6 +66,9 @@ export class FilesystemBlobStore implements BlobStore {
       }
       return { sha256, size: limiter.size };
     } catch (err) {
+      // A write stream destroyed while still opening creates the file afterwards: wait until it
+      // has closed, or the temp file would reappear after this removal.
+      if (!sink.closed) await once(sink, 'close').catch(() => undefined);
       await fs.promises.rm(tmp, { force: true });
       throw err;
     }
