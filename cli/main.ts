@@ -6,6 +6,13 @@ import { Command } from 'commander';
 import { CliError, processIO, type CliIO } from './cli-context';
 import { datasetsCommand } from './commands/datasets.command';
 import { jobsCommand, quotaCommand } from './commands/jobs.command';
+import { endpointsCommand } from './commands/endpoints.command';
+import { inferCommand } from './commands/infer.command';
+import { loginCommand, logoutCommand } from './commands/login.command';
+import { modelsCommand } from './commands/models.command';
+import { tenantsCommand } from './commands/tenants.command';
+import { usageCommand } from './commands/usage.command';
+import { refreshBeforeCommands } from './login/realm-login';
 
 export function buildProgram(io: CliIO): Command {
   const program = new Command('alliance-hub')
@@ -18,6 +25,18 @@ export function buildProgram(io: CliIO): Command {
   program.addCommand(datasetsCommand(io));
   program.addCommand(jobsCommand(io));
   program.addCommand(quotaCommand(io));
+  program.addCommand(loginCommand(io));
+  program.addCommand(logoutCommand(io));
+  program.addCommand(tenantsCommand(io));
+  program.addCommand(modelsCommand(io));
+  program.addCommand(endpointsCommand(io));
+  program.addCommand(inferCommand(io));
+  program.addCommand(usageCommand(io));
+  program.hook('preAction', refreshBeforeCommands(io));
+  // addCommand() does not pass exitOverride and the output settings down: without this a bad
+  // option in a subcommand would exit the process (fatal in-process) and print to process.stderr.
+  const inherit = (parent: Command) => parent.commands.forEach((c) => { c.copyInheritedSettings(parent); inherit(c); });
+  inherit(program);
   return program;
 }
 

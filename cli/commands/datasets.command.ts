@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { ApiClient } from '../api-client';
 import { resolveConnection, type CliIO, type ConnectionOptions } from '../cli-context';
 import { MODALITIES, VISIBILITIES, pushDataset, type PushOptions } from '../datasets/push-dataset';
+import { datasetsListCommand } from '../datasets/list-datasets';
 
 export function datasetsCommand(io: CliIO): Command {
   const datasets = new Command('datasets').description('shared datasets');
@@ -25,5 +26,6 @@ export function datasetsCommand(io: CliIO): Command {
       io.stdout.write(`${result.versionId}\n`);
     });
 
+  datasets.addCommand(datasetsListCommand(io));
   return datasets;
 }
