@@ -3,6 +3,10 @@
 // below match whoever signs in through the embedded realm or a Keycloak that imported the file.
 import fs from 'node:fs';
 import { TenantRole } from '../entities';
+import { seedDemoDatasets } from '../resolvers/datasets/demo-datasets';
+import type { BlobsService } from '../resolvers/blobs/blobs.service';
+import { seedDemoModels } from '../resolvers/models/demo-models';
+import type { RuntimeOptions } from '../model-runtime/engine';
 import { QuotaLedger, periodOf, toMilli } from '../tenants/quota-ledger';
 import type { TenantDatabase } from '../tenants/tenant-database';
 
@@ -64,6 +68,17 @@ export async function seedDemoData(db: TenantDatabase, realmFile: string): Promi
         [m.slug, m.username, m.role],
       );
     }
+    await seedDemoDatasets(em);
     return true;
   });
+}
+
+/**
+ * The demo model catalogue (paddleocr-ch, silero-vad with endpoints of the same names). Separate
+ * from seedDemoData because it needs the blob store (the files are stored as casia's uploads),
+ * and idempotent, so a database seeded before the registry existed gets the models too.
+ * The endpoints are left DEPLOYING: start-up deploys them with every other serving endpoint.
+ */
+export function seedDemoCatalog(db: TenantDatabase, blobs: BlobsService, runtime: RuntimeOptions = {}): Promise<string[]> {
+  return seedDemoModels(db, blobs, runtime);
 }

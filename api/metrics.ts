@@ -1,6 +1,7 @@
 // Prometheus metrics on a registry per platform instance (tests run several in one process).
 import type { ApolloServerPlugin } from '@apollo/server';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { InferenceObserver } from '../model-runtime/runtime/inference-runtime';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -24,8 +25,65 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // Model endpoints, labelled "<owner slug>/<endpoint name>" (bounded by the deployed endpoints).
+  readonly inferenceRequests = new Counter({
+    name: 'alliance_inference_requests_total',
+    help: 'infer calls reaching the model runtime, per endpoint',
+    labelNames: ['endpoint'] as const,
+    registers: [this.registry],
+  });
+  readonly inferenceErrors = new Counter({
+    name: 'alliance_inference_errors_total',
+    help: 'failed infer calls per endpoint by engine error code (BAD_INPUT, OVERLOADED, STOPPED, INTERNAL)',
+    labelNames: ['endpoint', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly inferenceItemErrors = new Counter({
+    name: 'alliance_inference_item_errors_total',
+    help: 'items that failed inside a model batch, per endpoint',
+    labelNames: ['endpoint'] as const,
+    registers: [this.registry],
+  });
+  readonly inferenceQueueSeconds = new Histogram({
+    name: 'alliance_inference_queue_seconds',
+    help: 'longest wait of a batch\'s items in the dynamic batcher, per endpoint',
+    labelNames: ['endpoint'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly inferenceRunSeconds = new Histogram({
+    name: 'alliance_inference_run_seconds',
+    help: 'model run time of a batch, per endpoint',
+    labelNames: ['endpoint'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly inferenceBatchSize = new Histogram({
+    name: 'alliance_inference_batch_size',
+    help: 'items per model batch (dynamic batching), per endpoint',
+    labelNames: ['endpoint'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [this.registry],
+  });
+
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Feeds the inference metrics from the runtime (the engine's batch observer hook). */
+  inferenceObserver(): InferenceObserver {
+    return {
+      batch: (endpoint, e) => {
+        this.inferenceBatchSize.observe({ endpoint }, e.batchSize);
+        this.inferenceQueueSeconds.observe({ endpoint }, e.queueMs / 1000);
+        this.inferenceRunSeconds.observe({ endpoint }, e.runMs / 1000);
+        if (e.errors > 0) this.inferenceItemErrors.inc({ endpoint }, e.errors);
+      },
+      request: (endpoint, e) => {
+        this.inferenceRequests.inc({ endpoint });
+        if (e.code) this.inferenceErrors.inc({ endpoint, code: e.code });
+      },
+    };
   }
 
   graphqlPlugin(): ApolloServerPlugin {

@@ -41,7 +41,6 @@ import { QuotaLedger } from '../tenants/quota-ledger';
 import { TenantDatabase } from '../tenants/tenant-database';
 import { RateLimitService } from '../resolvers/rate-limit/rate-limit.service';
 import { RateLimiter } from '../tenants/rate-limiter';
-import { applyRequestTimeouts, httpServerOptions } from './graphql/limits/http-guards';
 import { createQueryLimits } from './graphql/limits/query-limits';
 import { createDevRealm, type DevRealm } from './auth/dev-realm';
 import { createTokenVerifier } from './auth/token-verifier';
@@ -54,6 +53,7 @@ import { ServiceContainer } from './graphql/service-container';
 import { attachGraphQLWebSocket } from './graphql/websocket';
 import { datasetItemInput, RuntimeShardRunner } from '../model-runtime/worker/runtime-shard-runner';
 import { healthRoutes } from './health';
+import { dashboardRoutes } from './dashboard-routes';
 import { startJobsSubsystem, type JobsSubsystem } from './jobs-subsystem';
 import { Metrics } from './metrics';
 
@@ -221,9 +221,9 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
     }));
     app.use(healthRoutes(() => appDs as DataSource, metrics));
+    app.use(dashboardRoutes({ keycloakUrl: config.keycloakUrl, realm: config.keycloakRealm }));
 
-    const httpServer = http.createServer(httpServerOptions(config.limits), app);
-    applyRequestTimeouts(httpServer, config.limits);
+    const httpServer = http.createServer(app);
     const origin = { value: config.publicUrl ?? '' };
     const devRealm = config.keycloakUrl ? undefined : await createDevRealm({
       realmFile: realmFilePath(),
@@ -255,7 +255,7 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     await apollo.start();
     closers.push(() => apollo.stop());
 
-    app.use('/graphql', express.json({ limit: config.bodyLimitBytes }), limits.httpGuard, expressMiddleware(apollo, {
+    app.use('/graphql', limits.requestDeadline, express.json({ limit: config.bodyLimitBytes }), limits.httpGuard, expressMiddleware(apollo, {
       context: async ({ req }) => {
         const { scope } = await contexts.factory!.authenticate(req.headers.authorization, req.headers['x-tenant']);
         return contexts.factory!.forScope(scope, String(req.id));

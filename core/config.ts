@@ -74,7 +74,9 @@ export interface LimitsConfig {
   rateLimitPointsPerHour: number;
   /** A WebSocket whose unsent data passes this many bytes is closed as a slow consumer. */
   wsMaxBufferedBytes: number;
-  /** Time allowed to receive a whole HTTP request (slow-loris defence). */
+  /** Operations one WebSocket may have running at once (subscriptions included). */
+  wsMaxOperations: number;
+  /** Time allowed to receive a whole /graphql request (slow-loris defence); answered 408. */
   requestTimeoutMs: number;
   /** On outside production; GRAPHQL_INTROSPECTION=true|false overrides. */
   introspection: boolean;
@@ -237,6 +239,7 @@ export function loadConfig(env: Env = process.env, argvMode?: string): Config {
       mutationCost: int(env, 'GRAPHQL_MUTATION_COST', 10, errors, 0, 1_000_000),
       rateLimitPointsPerHour: int(env, 'RATE_LIMIT_POINTS_PER_HOUR', 100_000, errors, 1),
       wsMaxBufferedBytes: int(env, 'WS_MAX_BUFFERED_BYTES', 4 * 1024 ** 2, errors, 1024),
+      wsMaxOperations: int(env, 'WS_MAX_OPERATIONS', 100, errors, 1, 100_000),
       requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, errors, 100, 3_600_000),
       introspection: oneOf(env, 'GRAPHQL_INTROSPECTION', ['true', 'false'] as const,
         nodeEnv === 'production' ? 'false' : 'true', errors) === 'true',

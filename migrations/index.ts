@@ -1,4 +1,10 @@
 // In order. TypeORM records each by name in the `migrations` table.
 import { CreateRolesAndTenancy1764403200000 } from './1764403200000-create-roles-and-tenancy';
+import { CreateDatasets1764489600000 } from './1764489600000-create-datasets';
+import { CreateRateLimit1764576000000 } from './1764576000000-create-rate-limit';
+import { CreateModels1764662400000 } from './1764662400000-create-models';
+import { CreateQuotaLedger1764748800000 } from './1764748800000-create-quota-ledger';
+import { CreateJobs1764835200000 } from './1764835200000-create-jobs';
+import { CreateUsageIndexes1764921600000 } from './1764921600000-create-usage-indexes';
 
-export const MIGRATIONS = [CreateRolesAndTenancy1764403200000];
+export const MIGRATIONS = [CreateRolesAndTenancy1764403200000, CreateDatasets1764489600000, CreateRateLimit1764576000000, CreateModels1764662400000, CreateQuotaLedger1764748800000, CreateJobs1764835200000, CreateUsageIndexes1764921600000];

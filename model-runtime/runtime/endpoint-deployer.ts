@@ -1,0 +1,142 @@
+// Endpoint lifecycle between the database and a runtime: DEPLOYING → load and warm up → READY
+// (with the measured per-item cost) or FAILED (with the reason), STOPPED → undeploy, and on
+// start, every endpoint that should be serving is deployed again (all-in-one mode keeps no
+// sessions across restarts). All writes here are system work on rows the request path already
+// authorised (deployEndpoint/stopEndpoint checked the caller), or start-up recovery.
+//
+// Races: a stop may land while a deployment is loading. The READY/FAILED update only applies
+// to a row still DEPLOYING or READY, and a deployment that finds its row stopped undeploys
+// itself, so a stopped endpoint never comes back to life.
+import type { EntityManager } from 'typeorm';
+import type { Logger } from '../../core/logger';
+import type { TenantDatabase } from '../../tenants/tenant-database';
+import type { EndpointDeployment, InferenceRuntime } from './inference-runtime';
+
+const MAX_REASON = 2000;
+
+interface DeploymentRow {
+  id: string;
+  name: string;
+  owner_slug: string;
+  status: string;
+  model_version_id: string;
+  sha256: string;
+  handler: string;
+  config: Record<string, unknown>;
+  accelerator: string;
+  min_replicas: number;
+  max_replicas: number;
+  max_batch_size: number;
+  max_queue_delay_ms: number;
+}
+
+export interface DeploymentOutcome {
+  status: 'READY' | 'FAILED' | 'STOPPED';
+  failureReason?: string;
+}
+
+export class EndpointDeployer {
+  /** Deployments in flight, so a stop can wait for the load it interrupts. */
+  private readonly inFlight = new Map<string, Promise<DeploymentOutcome>>();
+
+  constructor(
+    private readonly db: TenantDatabase,
+    private readonly runtime: InferenceRuntime,
+    private readonly log: Logger,
+  ) {}
+
+  /** Loads the endpoint's model and records the outcome. Never throws for a model's fault. */
+  deploy(endpointId: string): Promise<DeploymentOutcome> {
+    const previous = this.inFlight.get(endpointId);
+    const run = (previous ?? Promise.resolve()).catch(() => undefined).then(() => this.load(endpointId));
+    this.inFlight.set(endpointId, run);
+    run.finally(() => {
+      if (this.inFlight.get(endpointId) === run) this.inFlight.delete(endpointId);
+    }).catch(() => undefined);
+    return run;
+  }
+
+  /** Stops serving an endpoint whose row is already STOPPED. */
+  async undeploy(endpointId: string): Promise<void> {
+    await this.inFlight.get(endpointId)?.catch(() => undefined);
+    await this.runtime.undeploy(endpointId);
+  }
+
+  /**
+   * Start-up recovery: every DEPLOYING or READY endpoint this runtime can serve is loaded and
+   * warmed before the platform takes traffic. Returns how many came up READY.
+   */
+  async redeployAll(): Promise<number> {
+    const ids: { id: string }[] = await this.db.withSystem('start-up: endpoints that should be serving', (em) =>
+      em.query(`SELECT id FROM endpoint WHERE status IN ('DEPLOYING', 'READY') AND accelerator = ANY ($1) ORDER BY created_at, id`,
+        [[...this.runtime.accelerators]]));
+    let ready = 0;
+    // One at a time: loads compete for the same cores, and memory peaks stay low.
+    for (const { id } of ids) {
+      if ((await this.deploy(id)).status === 'READY') ready += 1;
+    }
+    return ready;
+  }
+
+  private async load(endpointId: string): Promise<DeploymentOutcome> {
+    const row = await this.db.withSystem('deploy an endpoint its owner asked for', (em) => readDeployment(em, endpointId));
+    if (!row || !['DEPLOYING', 'READY'].includes(row.status)) return { status: 'STOPPED' };
+    const deployment: EndpointDeployment = {
+      endpointId: row.id,
+      label: `${row.owner_slug}/${row.name}`,
+      modelVersionId: row.model_version_id,
+      modelSha256: row.sha256,
+      handler: row.handler,
+      config: row.config ?? {},
+      accelerator: row.accelerator,
+      minReplicas: row.min_replicas,
+      maxReplicas: row.max_replicas,
+      maxBatchSize: row.max_batch_size,
+      maxQueueDelayMs: row.max_queue_delay_ms,
+    };
+    let perItem: number | undefined;
+    try {
+      perItem = (await this.runtime.deploy(deployment)).perItemDeviceSeconds;
+    } catch (error) {
+      const reason = (error instanceof Error ? error.message : String(error)).slice(0, MAX_REASON);
+      this.log.warn({ endpoint: deployment.label, reason }, 'endpoint deployment failed');
+      // A failed redeploy must not leave an earlier deployment of the same endpoint serving.
+      await this.runtime.undeploy(endpointId).catch(() => undefined);
+      await this.db.withSystem('record a failed deployment', (em) => em.query(
+        `UPDATE endpoint SET status = 'FAILED', failure_reason = $2, updated_at = now()
+          WHERE id = $1 AND status IN ('DEPLOYING', 'READY')`, [endpointId, reason]));
+      return { status: 'FAILED', failureReason: reason };
+    }
+    const stillWanted = await this.db.withSystem('record a finished deployment', async (em) => {
+      const updated: unknown[] = await em.query(
+        `UPDATE endpoint SET status = 'READY', failure_reason = NULL, updated_at = now()
+          WHERE id = $1 AND status IN ('DEPLOYING', 'READY') RETURNING id`, [endpointId]);
+      if (perItem !== undefined) {
+        // The warm-up measures a synthetic item; once real runs have set the figure, it stays theirs.
+        await em.query(
+          `UPDATE model_version SET per_item_device_seconds = $2 WHERE id = $1 AND per_item_device_seconds IS NULL`,
+          [row.model_version_id, perItem]);
+      }
+      return updated.length > 0;
+    });
+    if (!stillWanted) {
+      // Stopped while loading: do not keep serving it.
+      await this.runtime.undeploy(endpointId);
+      return { status: 'STOPPED' };
+    }
+    this.log.info({ endpoint: deployment.label, perItemDeviceSeconds: perItem }, 'endpoint ready');
+    return { status: 'READY' };
+  }
+}
+
+async function readDeployment(em: EntityManager, endpointId: string): Promise<DeploymentRow | undefined> {
+  const rows: DeploymentRow[] = await em.query(
+    `SELECT e.id, e.name, t.slug AS owner_slug, e.status, e.model_version_id, v.sha256, v.handler, v.config,
+            e.accelerator, e.min_replicas, e.max_replicas, e.max_batch_size, e.max_queue_delay_ms
+       FROM endpoint e
+       JOIN model_version v ON v.id = e.model_version_id
+       JOIN tenant t ON t.id = e.tenant_id
+      WHERE e.id = $1`,
+    [endpointId]);
+  return rows[0];
+}

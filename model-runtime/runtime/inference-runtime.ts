@@ -1,0 +1,95 @@
+/**
+ * model-runtime/runtime — the bridge between the database's endpoints and the engine that runs
+ * them. The API (sync `infer`) and the batch workers (jobs) reach models only through
+ * `InferenceRuntime`; nothing above this folder imports the engine's ModelEngine or
+ * onnxruntime.
+ *
+ * Glossary
+ * - deployment: what the runtime needs to serve one endpoint, read from the endpoint row and its
+ *   model version (the file by content address, handler, config, batching limits).
+ * - endpoint id: the endpoint row's uuid; the only key `infer` and `undeploy` take, so a caller
+ *   needs nothing but the id and JSON-like inputs (no GraphQL, no request scope).
+ * - in-process runtime: a ModelEngine in this process (all-in-one mode).
+ * - worker-backed runtime (split mode, later): the same interface forwarding to a worker process
+ *   that holds a replica; errors cross the process boundary as { code, message } and are
+ *   rebuilt as errors carrying that `code`, which api/graphql/format-error.ts maps as today.
+ * - item outcome: per input, its output or its own error (batch jobs record both).
+ * - device seconds: measured model execution time of a call, what quota accounting bills.
+ */
+import type { EngineErrorCode } from '../engine';
+
+export interface EndpointDeployment {
+  /** The endpoint's uuid: the key of every later call. */
+  endpointId: string;
+  /** "<owner slug>/<endpoint name>", for metrics and logs. */
+  label: string;
+  modelVersionId: string;
+  /** Content address of the ONNX file in the blob store. */
+  modelSha256: string;
+  handler: string;
+  config: Record<string, unknown>;
+  /** Accelerator kind; a runtime refuses kinds it does not serve (see `accelerators`). */
+  accelerator: string;
+  minReplicas: number;
+  maxReplicas: number;
+  maxBatchSize: number;
+  maxQueueDelayMs: number;
+}
+
+export interface DeployedModel {
+  /** Device seconds of one item on the warm-up run; undefined when the warm-up could not measure. */
+  perItemDeviceSeconds?: number;
+}
+
+export interface ItemError {
+  code: EngineErrorCode | 'INTERNAL';
+  message: string;
+}
+
+/** Exactly one of `output` and `error` is set. */
+export type ItemOutcome = { output: unknown; error?: undefined } | { output?: undefined; error: ItemError };
+
+export interface RuntimeInferResult {
+  /** One per input, in order. */
+  items: ItemOutcome[];
+  /** Measured model execution time spent on this call's items. */
+  deviceSeconds: number;
+  /** The largest batch any of the items ran in. */
+  batchSize: number;
+  /** Time inside the runtime: decoding, queueing, batching, running. */
+  latencyMs: number;
+}
+
+export interface InferOptions {
+  /**
+   * false (default, sync `infer`): the first bad input fails the whole call with its engine
+   * error (EngineInputError naming `inputs[i]`), and nothing runs twice.
+   * true (batch jobs): a bad input fails its own slot only. Inputs run together first; when one
+   * of them fails, each is re-run alone so the others still get their outputs.
+   */
+  isolateFailures?: boolean;
+}
+
+export interface InferenceRuntime {
+  /** Accelerator kinds this runtime serves; deploying another kind fails with a reason. */
+  readonly accelerators: readonly string[];
+  /** Loads and warms the model; replaces a deployment of the same endpoint id. Throws on failure. */
+  deploy(deployment: EndpointDeployment): Promise<DeployedModel>;
+  /**
+   * Runs inputs through a deployed endpoint. Throws engine errors by code: BAD_INPUT (a bad
+   * input, unless isolated), OVERLOADED (queue full), STOPPED (not deployed here, or stopped).
+   */
+  infer(endpointId: string, inputs: unknown[], options?: InferOptions): Promise<RuntimeInferResult>;
+  /** Stops serving; queued requests fail with STOPPED. Idempotent. */
+  undeploy(endpointId: string): Promise<void>;
+  isDeployed(endpointId: string): boolean;
+  close(): Promise<void>;
+}
+
+/** What the runtime reports to metrics (api/metrics.ts implements it with prom-client). */
+export interface InferenceObserver {
+  /** After every batch the engine ran for an endpoint. */
+  batch(label: string, event: { batchSize: number; queueMs: number; runMs: number; errors: number }): void;
+  /** After every `infer` call: `code` is null on success, else the error's code. */
+  request(label: string, event: { code: string | null; items: number; latencyMs: number }): void;
+}

@@ -1,0 +1,282 @@
+// A member uploads an ONNX model, registers it, deploys an endpoint and calls it — through real
+// HTTP, real PostgreSQL with row-level security, and ONNX Runtime. Three tenants: casia (alice,
+// dave), whu (bob, erin the VIEWER), iqiyi (carol).
+import { Client } from 'pg';
+import { loadConfig } from '../core/config';
+import { startPlatform } from '../api/platform';
+import { ledgerViolations } from '../tenants/ledger-invariants';
+import { startTestPlatform, type TestPlatform } from './harness/test-platform';
+import {
+  DEPLOY, INFER, QUOTA, STOP, codes, deploy, floatInput, tensorModel, uniqueName,
+} from './fixtures/model-factory';
+
+let tp: TestPlatform;
+beforeAll(async () => {
+  tp = await startTestPlatform();
+});
+afterEach(async () => {
+  expect(await tp.platform.db.withSystem('test: ledger invariants', (em) => ledgerViolations(em))).toEqual([]);
+});
+afterAll(async () => {
+  await tp?.close();
+});
+
+async function infer(user: string, endpointId: string, inputs: unknown[], tenant?: string) {
+  return tp.gql(INFER, { id: endpointId, inputs }, { token: await tp.token(user), tenant });
+}
+
+describe('a member model, end to end', () => {
+  let endpointId: string;
+
+  it('registers, deploys (READY, warmed) and answers with the tensor handler, charging measured time', async () => {
+    const { version } = await tensorModel(tp, 'dave', 3);
+    expect(version).toMatchObject({
+      version: 1, handler: 'tensor',
+      inputs: [{ name: 'x', type: 'float32', shape: [-1, 3] }],
+      outputs: [{ name: 'y', type: 'float32', shape: [-1, 3] }],
+    });
+    const endpoint = await deploy(tp, 'dave', version.id, { maxBatchSize: 4, maxQueueDelayMs: 1 });
+    expect(endpoint).toMatchObject({ status: 'READY', failureReason: null });
+    endpointId = endpoint.id;
+
+    const before = (await tp.as('dave', QUOTA)).quota;
+    const res = await infer('dave', endpointId, [floatInput([[1, 2, 3]]), floatInput([[0.5, 0, -1], [2, 2, 2]])]);
+    expect(res.errors).toBeUndefined();
+    const result = res.data!.infer;
+    expect(result.outputs).toEqual([
+      { y: { type: 'float32', dims: [1, 3], data: [3, 6, 9] } },
+      { y: { type: 'float32', dims: [2, 3], data: [1.5, 0, -3, 6, 6, 6] } },
+    ]);
+    expect(result.deviceSeconds).toBeGreaterThan(0);
+    // Rounded up to the ledger's resolution: a request that ran is never free.
+    expect(result.computeUnits).toBeGreaterThanOrEqual(0.001);
+    expect(result.computeUnits).toBeCloseTo(Math.ceil(result.deviceSeconds * 1000 - 1e-9) / 1000, 6);
+    const after = (await tp.as('dave', QUOTA)).quota;
+    expect(after.usedUnits).toBeCloseTo(before.usedUnits + result.computeUnits, 6);
+    expect(after.availableUnits).toBeCloseTo(before.availableUnits - result.computeUnits, 6);
+  });
+
+  it('aggregates usage per caller, endpoint, user and minute instead of a row per request', async () => {
+    for (let i = 0; i < 3; i++) expect((await infer('dave', endpointId, [floatInput([[1, 1, 1]])])).errors).toBeUndefined();
+    const rows = await tp.platform.db.withSystem('test: usage rows', (em) =>
+      em.query(`SELECT requests, items, units_milli FROM usage_record WHERE endpoint_id = $1`, [Buffer.from(endpointId, 'base64url').toString().split(':')[1]]));
+    // Normally one row; two when the requests straddled a minute boundary.
+    expect(rows.length).toBeLessThanOrEqual(2);
+    expect(rows.reduce((n: number, r: any) => n + r.requests, 0)).toBe(4);
+    expect(rows.reduce((n: number, r: any) => n + r.items, 0)).toBe(5);
+    const ledger = await tp.platform.db.withSystem('test: usage entries', (em) =>
+      em.query(`SELECT count(*)::int AS n, sum(units_milli)::bigint AS milli FROM ledger_entry WHERE entry_key LIKE 'usage:%' AND tenant_id = (SELECT id FROM tenant WHERE slug = 'casia')`));
+    expect(ledger[0].n).toBe(4);
+    expect(Number(ledger[0].milli)).toBe(rows.reduce((n: number, r: any) => n + Number(r.units_milli), 0));
+  });
+
+  it('refuses bad tensors, unknown names and an empty input list with BAD_USER_INPUT, and charges nothing', async () => {
+    const before = (await tp.as('dave', QUOTA)).quota.usedUnits;
+    const cases: [unknown[], RegExp][] = [
+      [[{ z: { type: 'float32', dims: [1, 3], data: [1, 2, 3] } }], /unknown input 'z'/],
+      [[{}], /missing input 'x'/],
+      [[{ x: { type: 'float32', dims: [1, 4], data: [1, 2, 3, 4] } }], /x/],
+      [[{ x: { type: 'float32', dims: [1, 3], data: [1, 2] } }], /x/],
+      [[floatInput([[1, 2, 3]]), { x: { type: 'int64', dims: [1, 3], data: [1, 2, 3] } }], /inputs\[1\]/],
+      [[], /inputs is empty/],
+    ];
+    for (const [inputs, message] of cases) {
+      const res = await infer('dave', endpointId, inputs);
+      expect(codes(res)).toEqual(['BAD_USER_INPUT']);
+      expect(res.errors![0].message).toMatch(message);
+    }
+    expect((await tp.as('dave', QUOTA)).quota.usedUnits).toBe(before);
+    // The runtime is unharmed.
+    expect((await infer('dave', endpointId, [floatInput([[1, 2, 3]])])).errors).toBeUndefined();
+  });
+
+  it('the runtime runs without GraphQL: per-item outputs and errors for batch jobs, one failure for sync calls', async () => {
+    const uuid = Buffer.from(endpointId, 'base64url').toString().split(':')[1];
+    const bad = { x: { type: 'float32', dims: [1, 3], data: [1, 2] } };
+    const isolated = await tp.platform.models.runtime.infer(uuid, [floatInput([[1, 1, 1]]), bad, floatInput([[2, 2, 2]])], { isolateFailures: true });
+    expect(isolated.items.map((i) => (i.error ? i.error.code : (i.output as any).y.data))).toEqual([[3, 3, 3], 'BAD_INPUT', [6, 6, 6]]);
+    expect(isolated.items[1].error!.message).toMatch(/^inputs\[1\]: /);
+    expect(isolated.deviceSeconds).toBeGreaterThan(0);
+    await expect(tp.platform.models.runtime.infer(uuid, [floatInput([[1, 1, 1]]), bad])).rejects.toMatchObject({ code: 'BAD_INPUT', inputIndex: 1 });
+  });
+
+  it('a VIEWER may look but not call (inference costs its tenant money)', async () => {
+    const { version } = await tensorModel(tp, 'bob', 2, 'PRIVATE');
+    const endpoint = await deploy(tp, 'bob', version.id);
+    const res = await infer('erin', endpoint.id, [floatInput([[1, 2, 3]])]);
+    expect(codes(res)).toEqual(['FORBIDDEN']);
+    const seen = await tp.as('erin', `{ endpoints { edges { node { id } } } }`);
+    expect(seen.endpoints.edges.map((e: any) => e.node.id)).toContain(endpoint.id);
+  });
+});
+
+describe('visibility: an endpoint is callable iff its model is visible', () => {
+  it("another tenant's PRIVATE-model endpoint is NOT_FOUND everywhere, like an id that never existed", async () => {
+    const { version, model } = await tensorModel(tp, 'carol', 5, 'PRIVATE');
+    const endpoint = await deploy(tp, 'carol', version.id);
+    const missing = Buffer.from('Endpoint:00000000-0000-4000-8000-000000000000').toString('base64url');
+    const foreign = await infer('alice', endpoint.id, [floatInput([[1, 2, 3]])]);
+    const never = await infer('alice', missing, [floatInput([[1, 2, 3]])]);
+    expect(codes(foreign)).toEqual(['NOT_FOUND']);
+    expect(foreign.errors![0].message.replace(endpoint.id, 'X')).toBe(never.errors![0].message.replace(missing, 'X'));
+    for (const id of [endpoint.id, version.id, model.id]) {
+      const res = await tp.gql(`query($id: ID!) { node(id: $id) { id } }`, { id }, { token: await tp.token('alice') });
+      expect(codes(res)).toEqual(['NOT_FOUND']);
+    }
+    const listed = await tp.as('alice', `{ endpoints(first: 100) { edges { node { id } } } models(first: 100) { edges { node { id } } } }`);
+    expect(listed.endpoints.edges.map((e: any) => e.node.id)).not.toContain(endpoint.id);
+    expect(listed.models.edges.map((e: any) => e.node.id)).not.toContain(model.id);
+    // Nor can it be stopped, or deployed again by the other tenant.
+    expect(codes(await tp.gql(STOP, { id: endpoint.id }, { token: await tp.token('alice') }))).toEqual(['NOT_FOUND']);
+    const redeploy = await tp.gql(DEPLOY, { input: { modelVersionId: version.id, name: uniqueName('steal') } }, { token: await tp.token('alice') });
+    expect(codes(redeploy)).toEqual(['NOT_FOUND']);
+    // The owner calls it.
+    expect((await infer('carol', endpoint.id, [floatInput([[1, 2, 3]])])).data!.infer.outputs[0].y.data).toEqual([5, 10, 15]);
+  });
+
+  it('an ALLIANCE model is callable by every member, charged to the caller; only the owner stops it', async () => {
+    const { version } = await tensorModel(tp, 'alice', 7, 'ALLIANCE');
+    const endpoint = await deploy(tp, 'alice', version.id);
+    const casiaBefore = (await tp.as('alice', QUOTA)).quota.usedUnits;
+    const iqiyiBefore = (await tp.as('carol', QUOTA)).quota.usedUnits;
+    const res = await infer('carol', endpoint.id, [floatInput([[1, 0, 0]])]);
+    expect(res.data!.infer.outputs[0].y.data).toEqual([7, 0, 0]);
+    expect((await tp.as('carol', QUOTA)).quota.usedUnits).toBeCloseTo(iqiyiBefore + res.data!.infer.computeUnits, 6);
+    expect((await tp.as('alice', QUOTA)).quota.usedUnits).toBe(casiaBefore);
+    const listed = await tp.as('carol', `{ endpoints(first: 100) { edges { node { id owner { slug } modelVersion { model { owner { slug } visibility } } } } } }`);
+    expect(listed.endpoints.edges.find((e: any) => e.node.id === endpoint.id).node).toMatchObject({
+      owner: { slug: 'casia' }, modelVersion: { model: { owner: { slug: 'casia' }, visibility: 'ALLIANCE' } },
+    });
+    expect(codes(await tp.gql(STOP, { id: endpoint.id }, { token: await tp.token('carol') }))).toEqual(['FORBIDDEN']);
+  });
+
+  it('the model owner can count usage of its endpoints by other tenants; the caller reads its own; a third tenant neither', async () => {
+    const { version } = await tensorModel(tp, 'bob', 11, 'ALLIANCE');
+    const endpoint = await deploy(tp, 'bob', version.id);
+    expect((await infer('carol', endpoint.id, [floatInput([[1, 1, 1]])])).errors).toBeUndefined();
+    const endpointUuid = Buffer.from(endpoint.id, 'base64url').toString().split(':')[1];
+    const ids: Record<string, string> = Object.fromEntries((await tp.platform.db.withSystem('test', (em) => em.query('SELECT slug, id FROM tenant')))
+      .map((r: any) => [r.slug, r.id]));
+    const u = new URL(tp.database.ownerUrl);
+    u.username = 'alliance_app';
+    u.password = process.env.APP_DATABASE_PASSWORD!;
+    const countAs = async (slug: string) => {
+      const client = new Client({ connectionString: u.toString() });
+      await client.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(`SELECT set_config('app.tenant_id', $1, true)`, [ids[slug]]);
+        return (await client.query(`SELECT count(*)::int AS n FROM usage_record WHERE endpoint_id = $1`, [endpointUuid])).rows[0].n;
+      } finally {
+        await client.query('ROLLBACK');
+        await client.end();
+      }
+    };
+    expect(await countAs('iqiyi')).toBe(1);
+    expect(await countAs('whu')).toBe(1);
+    expect(await countAs('casia')).toBe(0);
+  });
+});
+
+describe('endpoint lifecycle', () => {
+  it('a stopped endpoint answers CONFLICT saying so; stopping twice is harmless; its name is free again', async () => {
+    const { version } = await tensorModel(tp, 'dave', 2);
+    const name = uniqueName('stoppable');
+    const endpoint = await deploy(tp, 'dave', version.id, { name });
+    const duplicate = await tp.gql(DEPLOY, { input: { modelVersionId: version.id, name } }, { token: await tp.token('dave') });
+    expect(codes(duplicate)).toEqual(['CONFLICT']);
+    expect((await tp.as('dave', STOP, { id: endpoint.id })).stopEndpoint.status).toBe('STOPPED');
+    expect((await tp.as('dave', STOP, { id: endpoint.id })).stopEndpoint.status).toBe('STOPPED');
+    const res = await infer('dave', endpoint.id, [floatInput([[1, 2, 3]])]);
+    expect(codes(res)).toEqual(['CONFLICT']);
+    expect(res.errors![0].message).toMatch(/is STOPPED/);
+    expect(tp.platform.models.runtime.isDeployed(Buffer.from(endpoint.id, 'base64url').toString().split(':')[1])).toBe(false);
+    expect((await deploy(tp, 'dave', version.id, { name })).status).toBe('READY');
+  });
+
+  it('an accelerator this process does not serve ends FAILED with the reason; an unknown one is BAD_USER_INPUT', async () => {
+    const { version } = await tensorModel(tp, 'dave', 4);
+    const failed = await deploy(tp, 'dave', version.id, { accelerator: 'h200' });
+    expect(failed.status).toBe('FAILED');
+    expect(failed.failureReason).toMatch(/accelerator 'h200'/);
+    const res = await infer('dave', failed.id, [floatInput([[1, 2, 3]])]);
+    expect(codes(res)).toEqual(['CONFLICT']);
+    expect(res.errors![0].message).toMatch(/FAILED to deploy/);
+    const unknown = await tp.gql(DEPLOY, { input: { modelVersionId: version.id, name: uniqueName('x'), accelerator: 'tpu-v9' } },
+      { token: await tp.token('dave') });
+    expect(codes(unknown)).toEqual(['BAD_USER_INPUT']);
+    for (const bad of [{ maxBatchSize: 0 }, { maxQueueDelayMs: -1 }, { minReplicas: 2, maxReplicas: 1 }, { name: 'has space' }]) {
+      const r = await tp.gql(DEPLOY, { input: { modelVersionId: version.id, name: uniqueName('x'), ...bad } }, { token: await tp.token('dave') });
+      expect(codes(r)).toEqual(['BAD_USER_INPUT']);
+    }
+  });
+
+  it('concurrent calls are batched together (batchSize > 1 in results and in /metrics)', async () => {
+    const { version } = await tensorModel(tp, 'dave', 1);
+    // A long delay: the batch goes when it is full, so four concurrent calls make one batch of four.
+    const endpoint = await deploy(tp, 'dave', version.id, { maxBatchSize: 4, maxQueueDelayMs: 5000 });
+    const results = await Promise.all([1, 2, 3, 4].map((v) => infer('dave', endpoint.id, [floatInput([[v, v, v]])])));
+    results.forEach((res, i) => {
+      expect(res.data!.infer.outputs[0].y.data).toEqual([i + 1, i + 1, i + 1]);
+      expect(res.data!.infer.batchSize).toBe(4);
+    });
+    const metrics = await (await fetch(`${tp.url}/metrics`)).text();
+    const label = `endpoint="casia/${endpoint.name}"`;
+    expect(metrics).toMatch(new RegExp(`alliance_inference_batch_size_bucket\\{le="2",${label}\\} 0`));
+    expect(metrics).toMatch(new RegExp(`alliance_inference_batch_size_bucket\\{le="4",${label}\\} 1`));
+    expect(metrics).toMatch(new RegExp(`alliance_inference_requests_total\\{${label}\\} 4`));
+  });
+});
+
+describe('quota', () => {
+  it('an exhausted budget answers QUOTA_EXCEEDED with the numbers and charges nothing', async () => {
+    const { version } = await tensorModel(tp, 'carol', 9);
+    const endpoint = await deploy(tp, 'carol', version.id);
+    expect((await infer('carol', endpoint.id, [floatInput([[1, 2, 3]])])).errors).toBeUndefined();
+    const used = (await tp.as('carol', QUOTA)).quota.usedUnits;
+    // The admin lowers iqiyi's budget to what it has used: nothing is left.
+    await tp.as('admin', `mutation($input: SetQuotaInput!) { setQuota(input: $input) { availableUnits } }`,
+      { input: { tenantSlug: 'iqiyi', budgetUnits: used, guaranteedDevices: 1, borrowLimitDevices: 2 } });
+    const res = await infer('carol', endpoint.id, [floatInput([[1, 2, 3]])]);
+    expect(codes(res)).toEqual(['QUOTA_EXCEEDED']);
+    expect(res.errors![0].extensions).toMatchObject({ availableUnits: 0, usedUnits: used });
+    expect(res.errors![0].extensions!.requestedUnits).toBeGreaterThan(0);
+    expect((await tp.as('carol', QUOTA)).quota).toMatchObject({ usedUnits: used, availableUnits: 0 });
+  });
+});
+
+describe('restart', () => {
+  it('READY endpoints are deployed again (warm) when the platform starts on the same database', async () => {
+    const { version } = await tensorModel(tp, 'alice', 6, 'ALLIANCE');
+    const endpoint = await deploy(tp, 'alice', version.id);
+    const stopped = await deploy(tp, 'alice', version.id);
+    await tp.as('alice', STOP, { id: stopped.id });
+    const second = await startPlatform(loadConfig({
+      NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: tp.database.ownerUrl,
+      APP_DATABASE_PASSWORD: process.env.APP_DATABASE_PASSWORD, SYSTEM_DATABASE_PASSWORD: process.env.SYSTEM_DATABASE_PASSWORD,
+      DATA_DIR: tp.platform.config.dataDir, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', JWKS_COOLDOWN_SEC: '0',
+    }), { seedDemo: false });
+    try {
+      const uuid = (id: string) => Buffer.from(id, 'base64url').toString().split(':')[1];
+      expect(second.models.runtime.isDeployed(uuid(endpoint.id))).toBe(true);
+      expect(second.models.runtime.isDeployed(uuid(stopped.id))).toBe(false);
+      // A token of the second platform's own realm (its issuer is its own origin).
+      const tokenRes = await fetch(`${second.issuer}/protocol/openid-connect/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'password', client_id: 'alliance-cli', username: 'bob', password: 'bob' }),
+      });
+      const token = ((await tokenRes.json()) as { access_token: string }).access_token;
+      const res = await fetch(`${second.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: INFER, variables: { id: endpoint.id, inputs: [floatInput([[1, 2, 3]])] } }),
+      });
+      const body = (await res.json()) as { data?: any; errors?: unknown };
+      expect(body.errors).toBeUndefined();
+      expect(body.data.infer.outputs[0].y.data).toEqual([6, 12, 18]);
+    } finally {
+      await second.close();
+    }
+  });
+});
