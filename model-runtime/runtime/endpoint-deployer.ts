@@ -9,6 +9,7 @@
 // itself, so a stopped endpoint never comes back to life.
 import type { EntityManager } from 'typeorm';
 import type { Logger } from '../../core/logger';
+import { returning } from '../../tenants/sql';
 import type { TenantDatabase } from '../../tenants/tenant-database';
 import type { EndpointDeployment, InferenceRuntime } from './inference-runtime';
 
@@ -108,7 +109,7 @@ export class EndpointDeployer {
       return { status: 'FAILED', failureReason: reason };
     }
     const stillWanted = await this.db.withSystem('record a finished deployment', async (em) => {
-      const updated: unknown[] = await em.query(
+      const updated = await returning(em,
         `UPDATE endpoint SET status = 'READY', failure_reason = NULL, updated_at = now()
           WHERE id = $1 AND status IN ('DEPLOYING', 'READY') RETURNING id`, [endpointId]);
       if (perItem !== undefined) {
