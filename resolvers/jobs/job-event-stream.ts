@@ -22,12 +22,17 @@ export class JobEventStream {
   private readonly byJob = new Map<string, Set<EventQueue<Delivery>>>();
   private readonly byTenant = new Map<string, Set<EventQueue<Delivery>>>();
   private readonly all = new Set<EventQueue<Delivery>>();
+  private fanOut: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly db: TenantDatabase,
     private readonly listener: PgListener,
   ) {
-    listener.on(CHANNELS.jobEvent, (payload) => void this.onNotice(payload));
+    // Notices are handled one after another: each needs a read of its row, and reads racing
+    // each other would hand subscribers a job's events out of order.
+    listener.on(CHANNELS.jobEvent, (payload) => {
+      this.fanOut = this.fanOut.then(() => this.onNotice(payload)).catch(() => undefined);
+    });
     listener.onReconnect(() => {
       for (const q of this.all) q.push({ catchUp: true });
     });
