@@ -109,3 +109,17 @@ it('every table in the schema has RLS enabled and forced', async () => {
     await owner.end();
   }
 });
+
+it('cannot shadow tables with temporary ones: no TEMP right, definer functions search pg_temp last', async () => {
+  await expect(asApp({}, (c) => c.query('CREATE TEMP TABLE dataset_grant (x int)'))).rejects.toThrow(/permission denied/);
+  const owner = new Client({ connectionString: tp.database.ownerUrl });
+  await owner.connect();
+  try {
+    const rows = (await owner.query(`SELECT p.proname, p.proconfig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname = 'public' AND p.prosecdef`)).rows;
+    expect(rows.length).toBeGreaterThan(3);
+    for (const r of rows) expect([r.proname, r.proconfig]).toEqual([r.proname, expect.arrayContaining(['search_path=pg_catalog, public, pg_temp'])]);
+  } finally {
+    await owner.end();
+  }
+});

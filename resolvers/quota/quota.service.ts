@@ -73,8 +73,6 @@ export class QuotaService {
   }
 
   private async runningDevices(em: EntityManager, tenantId: string): Promise<number> {
-    const [{ exists }]: { exists: string | null }[] = await em.query(`SELECT to_regclass('job_shard') AS exists`);
-    if (!exists) return 0;
     const [{ n }] = await em.query(`SELECT count(*)::int AS n FROM job_shard WHERE tenant_id = $1 AND status = 'RUNNING'`, [tenantId]);
     return n;
   }

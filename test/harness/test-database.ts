@@ -27,6 +27,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
     // Database-level grants are not copied from a template; the jobs migration's one is redone.
     await admin.query(`GRANT CREATE ON DATABASE ${name} TO alliance_system`);
+    await admin.query(`REVOKE TEMPORARY ON DATABASE ${name} FROM PUBLIC`);
   } finally {
     await admin.end();
   }
