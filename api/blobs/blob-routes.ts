@@ -129,6 +129,12 @@ function toHttpError(err: unknown, log: Logger): { status: number; code: ErrorCo
     return { status, code, message: err.message };
   }
   if (err instanceof AppError) return { status: STATUS[err.code], code: err.code, message: err.message };
+  if ((err as NodeJS.ErrnoException)?.code === 'ENOSPC' || (err as NodeJS.ErrnoException)?.code === 'EDQUOT') {
+    // Our storage is full: not the caller's fault, nothing was kept (the store removed its temp
+    // file), and retrying later may work — 507 Insufficient Storage says exactly that.
+    log.error({ err }, 'blob storage is full');
+    return { status: 507, code: ErrorCode.INTERNAL, message: 'blob storage is full; nothing was stored; try again later or contact the operators' };
+  }
   const known = classifyError(err);
   if (known) return { status: STATUS[known.code], code: known.code, message: known.message };
   const correlationId = randomUUID();
