@@ -15,7 +15,8 @@ jest.setTimeout(120_000);
 let tp: TestPlatform;
 let endpointId: string;
 beforeAll(async () => {
-  tp = await startTestPlatform({ env: { WORKER_SLOTS: '1', SCHEDULER_TICK_MS: '200', MAX_SHARD_ITEMS: '1' } });
+  // A shard whose commit died with its connection is re-run once its lease lapses: short here.
+  tp = await startTestPlatform({ env: { WORKER_SLOTS: '1', SCHEDULER_TICK_MS: '200', MAX_SHARD_ITEMS: '1', SHARD_LEASE_SECONDS: '3', HEARTBEAT_SECONDS: '1' } });
   ({ endpointId } = await deployTensorEndpoint(tp, 'alice', 'casia', 'fault-scale', scaleModel(2)));
 });
 afterAll(async () => {
@@ -40,7 +41,7 @@ async function submit(items: number): Promise<string> {
 }
 
 async function finished(id: string): Promise<any> {
-  for (let i = 0; i < 600; i++) {
+  for (let i = 0; i < 1200; i++) {
     const res = await tp.gql(`query($id: ID!) { node(id: $id) { ... on Job { status progress { done total } } } }`, { id }, { token: await tp.token('alice') });
     const job = res.data?.node;
     if (job && ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(job.status)) return job;
