@@ -6,7 +6,7 @@ import { TenantRole } from '../entities';
 import { seedDemoDatasets } from '../resolvers/datasets/demo-datasets';
 import type { BlobsService } from '../resolvers/blobs/blobs.service';
 import { seedDemoModels } from '../resolvers/models/demo-models';
-import type { RuntimeOptions } from '../model-runtime/engine';
+import type { InferenceRuntime } from '../model-runtime/runtime/inference-runtime';
 import { QuotaLedger, periodOf, toMilli } from '../tenants/quota-ledger';
 import type { TenantDatabase } from '../tenants/tenant-database';
 
@@ -79,6 +79,6 @@ export async function seedDemoData(db: TenantDatabase, realmFile: string): Promi
  * and idempotent, so a database seeded before the registry existed gets the models too.
  * The endpoints are left DEPLOYING: start-up deploys them with every other serving endpoint.
  */
-export function seedDemoCatalog(db: TenantDatabase, blobs: BlobsService, runtime: RuntimeOptions = {}): Promise<string[]> {
+export function seedDemoCatalog(db: TenantDatabase, blobs: BlobsService, runtime: InferenceRuntime): Promise<string[]> {
   return seedDemoModels(db, blobs, runtime);
 }

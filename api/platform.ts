@@ -26,6 +26,8 @@ import { UsageMeter } from '../resolvers/endpoints/usage-meter';
 import { ModelsService } from '../resolvers/models/models.service';
 import { EndpointDeployer } from '../model-runtime/runtime/endpoint-deployer';
 import { InProcessRuntime } from '../model-runtime/runtime/in-process-runtime';
+import type { InferenceRuntime } from '../model-runtime/runtime/inference-runtime';
+import { ThreadedRuntime } from '../model-runtime/runtime/threaded-runtime';
 import { PerItemCostTracker } from '../model-runtime/runtime/per-item-cost';
 import { ClusterService } from '../resolvers/cluster/cluster.service';
 import { JobsService } from '../resolvers/jobs/jobs.service';
@@ -71,7 +73,7 @@ export interface Platform {
   jobs: JobsSubsystem;
   schema: GraphQLSchema;
   /** The model runtime of this process and the endpoint lifecycle over it (issue 4). */
-  models: { runtime: InProcessRuntime; deployer: EndpointDeployer };
+  models: { runtime: InferenceRuntime; deployer: EndpointDeployer };
   close(): Promise<void>;
 }
 
@@ -149,21 +151,23 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     const blobs = new BlobsService(db, blobStore, config.blobMaxBytes);
     const ledger = new QuotaLedger();
     const identities = new IdentityService(db);
-    // Models and endpoints: the in-process runtime (all-in-one) serves this process's accelerator
-    // kind; split mode will put a worker-backed InferenceRuntime here instead.
+    // Models and endpoints: the engine serves this process's accelerator kind on a thread of its
+    // own (INFERENCE_THREAD=false keeps it on the API's thread); split mode will put a
+    // worker-backed InferenceRuntime here instead.
     const runtimeOptions = {
       executionProviders: config.inference.executionProviders,
       intraOpNumThreads: config.inference.intraOpThreads || undefined,
-      onWarning: (message: string) => log.warn(message),
     };
-    const runtime = new InProcessRuntime({
-      loadModel: (sha256) => blobs.storedBytes(sha256),
+    const runtimeSettings = {
+      loadModel: (sha256: string) => blobs.storedBytes(sha256),
       accelerators: [config.jobs.workerKind],
-      runtime: runtimeOptions,
       maxSessions: config.inference.maxSessions,
       maxQueueSize: config.inference.maxQueueSize,
       observer: metrics.inferenceObserver(),
-    });
+    };
+    const runtime: InferenceRuntime = config.inference.thread
+      ? new ThreadedRuntime({ ...runtimeSettings, runtime: runtimeOptions, onThreadExit: (code) => log.error({ code }, 'model runtime thread stopped') })
+      : new InProcessRuntime({ ...runtimeSettings, runtime: { ...runtimeOptions, onWarning: (message: string) => log.warn(message) } });
     closers.push(() => runtime.close());
     const deployer = new EndpointDeployer(db, runtime, log);
     const costs = new PerItemCostTracker(db, log);
@@ -187,7 +191,7 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
       .register(RateLimitService, new RateLimitService(db, rateLimiter, audit))
       .register(QuotaLedger, ledger)
       .register(QuotaService, quotas)
-      .register(ModelsService, new ModelsService(db, audit, blobs, { maxModelBytes: config.blobMaxBytes, runtime: runtimeOptions }))
+      .register(ModelsService, new ModelsService(db, audit, blobs, runtime, { maxModelBytes: config.blobMaxBytes }))
       .register(EndpointsService, new EndpointsService(db, audit, deployer, { billingWeights: config.billingWeights }))
       .register(InferenceService, new InferenceService(db, runtime, ledger, new UsageMeter(ledger), blobs, costs, {
         billingWeights: config.billingWeights, maxInputs: config.inference.maxInputs, maxInputBlobBytes: 100 * 1024 ** 2,
@@ -198,7 +202,7 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     const schema = await buildAppSchema(container);
 
     if ((opts.seedDemo ?? config.mode === 'all-in-one') && config.inference.demoModels) {
-      const models = await seedDemoCatalog(db, blobs, runtimeOptions);
+      const models = await seedDemoCatalog(db, blobs, runtime);
       if (models.length) log.info({ models }, 'demo models seeded');
     }
     if (config.mode === 'all-in-one') {

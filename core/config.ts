@@ -55,6 +55,8 @@ export interface InferenceConfig {
   maxQueueSize: number;
   /** Inputs per `infer` request. */
   maxInputs: number;
+  /** Run the engine on a worker thread (default), not on the API's own event loop. */
+  thread: boolean;
 }
 
 export interface LimitsConfig {
@@ -228,6 +230,7 @@ export function loadConfig(env: Env = process.env, argvMode?: string): Config {
       maxSessions: int(env, 'MODEL_MAX_SESSIONS', 8, errors, 1, 1024),
       maxQueueSize: int(env, 'INFER_MAX_QUEUE', 256, errors, 1, 1_000_000),
       maxInputs: int(env, 'INFER_MAX_INPUTS', 64, errors, 1, 10_000),
+      thread: oneOf(env, 'INFERENCE_THREAD', ['true', 'false'] as const, 'true', errors) === 'true',
     },
     limits: {
       maxDepth: int(env, 'GRAPHQL_MAX_DEPTH', 15, errors, 1, 1000),

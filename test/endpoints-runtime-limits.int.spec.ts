@@ -23,12 +23,12 @@ async function infer(endpointId: string, inputs: unknown[]) {
 it('with room for one session, two endpoints evict each other and reload on use, answering correctly', async () => {
   const a = await deploy(tp, 'dave', (await tensorModel(tp, 'dave', 2)).version.id);
   const b = await deploy(tp, 'dave', (await tensorModel(tp, 'dave', 3)).version.id);
-  const before = tp.platform.models.runtime.stats();
+  const before = await tp.platform.models.runtime.stats();
   for (let round = 0; round < 3; round++) {
     expect((await infer(a.id, [floatInput([[1, 1, 1]])])).data!.infer.outputs[0].y.data).toEqual([2, 2, 2]);
     expect((await infer(b.id, [floatInput([[1, 1, 1]])])).data!.infer.outputs[0].y.data).toEqual([3, 3, 3]);
   }
-  const after = tp.platform.models.runtime.stats();
+  const after = await tp.platform.models.runtime.stats();
   expect(after.loadedSessions).toBe(1);
   expect(after.evictions - before.evictions).toBeGreaterThanOrEqual(5);
   expect(after.reloads - before.reloads).toBeGreaterThanOrEqual(5);

@@ -30,7 +30,7 @@ async function gql(query: string, variables: Record<string, unknown>, bearer: st
     const res = await fetch(`${platform.url}/graphql`, {
       method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` }, body: JSON.stringify({ query, variables }),
     });
-    return { status: res.status, ...(await res.json()) };
+    return { status: res.status, ...((await res.json()) as object) };
   } catch (err) {
     return { status: 0, transport: (err as Error).message };
   }

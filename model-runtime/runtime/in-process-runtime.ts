@@ -1,9 +1,11 @@
-// The all-in-one runtime: a ModelEngine in this process. Model files come from the blob store
-// by content address; sessions are shared by content across endpoints (the engine's pool).
-import { EngineError, EngineInputError, ModelEngine, type InferResult, type RuntimeOptions } from '../engine';
+// A ModelEngine on the calling thread. Model files come from the blob store by content address;
+// sessions are shared by content across endpoints (the engine's pool). All-in-one mode runs it
+// on a worker thread (threaded-runtime.ts), never on the API's own thread.
+import { EngineError, EngineInputError, ModelEngine, type InferResult, type ModelSignature, type RuntimeOptions } from '../engine';
 import type {
-  DeployedModel, EndpointDeployment, InferOptions, InferenceObserver, InferenceRuntime, ItemOutcome, RuntimeInferResult,
+  DeployedModel, EndpointDeployment, InferOptions, InferenceObserver, InferenceRuntime, ItemOutcome, RuntimeInferResult, RuntimeStats,
 } from './inference-runtime';
+import { inspectForHandler } from './model-inspection';
 
 export interface InProcessRuntimeOptions {
   /** The bytes of a stored model file; the runtime never sees blob ids or tenants. */
@@ -89,8 +91,11 @@ export class InProcessRuntime implements InferenceRuntime {
     }
   }
 
-  /** Session pool counters (loads, reloads, evictions) and queue lengths, for tests and operators. */
-  stats() {
+  inspect(bytes: Uint8Array, handler: string, config: Record<string, unknown>): Promise<ModelSignature> {
+    return inspectForHandler(bytes, handler, config, this.options.runtime);
+  }
+
+  async stats(): Promise<RuntimeStats> {
     return this.engine.stats();
   }
 

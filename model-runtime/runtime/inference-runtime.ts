@@ -9,14 +9,20 @@
  *   model version (the file by content address, handler, config, batching limits).
  * - endpoint id: the endpoint row's uuid; the only key `infer` and `undeploy` take, so a caller
  *   needs nothing but the id and JSON-like inputs (no GraphQL, no request scope).
- * - in-process runtime: a ModelEngine in this process (all-in-one mode).
+ * - in-process runtime: a ModelEngine on the calling thread (InProcessRuntime).
+ * - threaded runtime: the same engine on a worker thread of this process (ThreadedRuntime, the
+ *   all-in-one default). ONNX Runtime's node binding runs a model synchronously on the thread
+ *   that calls it, and the handlers' pre/post-processing is JavaScript too: on the API's thread
+ *   every batch would stall every other request, and every request's HTTP/JSON/database work
+ *   would delay batches. Messages carry inputs and outputs by structured clone.
  * - worker-backed runtime (split mode, later): the same interface forwarding to a worker process
- *   that holds a replica; errors cross the process boundary as { code, message } and are
- *   rebuilt as errors carrying that `code`, which api/graphql/format-error.ts maps as today.
+ *   that holds a replica. Errors cross either boundary as { name, code, message, inputIndex }
+ *   and are rebuilt as the engine's error classes (runtime-messages.ts), so
+ *   api/graphql/format-error.ts maps them as if they had been thrown here.
  * - item outcome: per input, its output or its own error (batch jobs record both).
  * - device seconds: measured model execution time of a call, what quota accounting bills.
  */
-import type { EngineErrorCode } from '../engine';
+import type { EngineErrorCode, ModelSignature } from '../engine';
 
 export interface EndpointDeployment {
   /** The endpoint's uuid: the key of every later call. */
@@ -83,7 +89,26 @@ export interface InferenceRuntime {
   /** Stops serving; queued requests fail with STOPPED. Idempotent. */
   undeploy(endpointId: string): Promise<void>;
   isDeployed(endpointId: string): boolean;
+  /**
+   * Loads a model file once to record its signature and checks it fits the handler (registration
+   * of a model version). Throws InvalidModelError with the reason. Runs where models run, so a
+   * large file is parsed off the API's thread.
+   */
+  inspect(bytes: Uint8Array, handler: string, config: Record<string, unknown>): Promise<ModelSignature>;
+  /** Session pool counters and queue lengths, for operators and tests. */
+  stats(): Promise<RuntimeStats>;
   close(): Promise<void>;
+}
+
+export interface RuntimeStats {
+  loads: number;
+  reloads: number;
+  evictions: number;
+  hits: number;
+  loadedSessions: number;
+  loadedBytes: number;
+  registeredModels: number;
+  endpoints: Record<string, { queued: number }>;
 }
 
 /** What the runtime reports to metrics (api/metrics.ts implements it with prom-client). */

@@ -20,6 +20,7 @@ import { requireRole, type RequestScope } from '../../tenants/request-scope';
 import type { TenantDatabase } from '../../tenants/tenant-database';
 import type { BlobsService } from '../blobs/blobs.service';
 import { InferenceResultNode } from './endpoints.types';
+import { preparedQuery } from './prepared-query';
 import { measuredMilli, type UsageMeter } from './usage-meter';
 
 export interface InferenceLimits {
@@ -76,14 +77,15 @@ export class InferenceService {
     }
     const period = periodOf();
     const { target, balance } = await this.db.withTenant(scope, async (em) => {
-      // One statement: the endpoint as the caller sees it, with the caller's balance.
-      const rows: (Target & BalanceColumns)[] = await em.query(
+      // One statement: the endpoint as the caller sees it, with the caller's balance. The version
+      // carries its model's owner (tenant_id), so the model row itself need not be joined: the
+      // version's policy already requires the model to be visible.
+      const rows = await preparedQuery<Target & BalanceColumns>(em, 'infer-target',
         `SELECT e.id, e.name, e.status, e.failure_reason, e.accelerator, e.model_version_id, v.handler, v.per_item_device_seconds,
-                m.id AS model_id, m.tenant_id AS owner_tenant_id,
+                v.model_id, v.tenant_id AS owner_tenant_id,
                 b.granted_milli, b.reserved_milli, b.used_milli
            FROM endpoint e
            JOIN model_version v ON v.id = e.model_version_id
-           JOIN model m ON m.id = v.model_id
            LEFT JOIN quota_balance b ON b.tenant_id = $2 AND b.period = $3
           WHERE e.id = $1`, [endpointId, tenant.tenantId, period]);
       // Row-level security: another tenant's endpoint of a PRIVATE model (or of a SHARED one

@@ -21,6 +21,7 @@ import type { EntityManager } from 'typeorm';
 import { ErrorCode } from '../../core/app-error';
 import { QuotaLedger, periodOf } from '../../tenants/quota-ledger';
 import type { InTransaction } from '../common/connection';
+import { preparedQuery } from './prepared-query';
 
 export interface InferenceUsage {
   requestId: string;
@@ -71,7 +72,7 @@ export class UsageMeter {
         tenantId: u.tenantId, period, milli, key: `usage:${u.requestId}`, memo: `infer ${u.label} (${u.items} item${u.items === 1 ? '' : 's'})`,
       });
     }
-    await em.query(
+    await preparedQuery(em, 'usage-record-upsert',
       `INSERT INTO usage_record (tenant_id, user_id, endpoint_id, model_id, owner_tenant_id, bucket_start, requests, items, device_ms, units_milli)
        VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9)
        ON CONFLICT ON CONSTRAINT usage_record_bucket DO UPDATE SET

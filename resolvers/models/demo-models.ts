@@ -5,8 +5,8 @@
 // deployable again, and loaded by the runtime from the blob store like any member's model.
 // Idempotent: a model that exists already is left alone (an operator may have changed it).
 import fs from 'node:fs';
-import { demoModelPaths, type RuntimeOptions } from '../../model-runtime/engine';
-import { inspectForHandler } from '../../model-runtime/runtime/model-inspection';
+import { demoModelPaths } from '../../model-runtime/engine';
+import type { InferenceRuntime } from '../../model-runtime/runtime/inference-runtime';
 import type { TenantDatabase } from '../../tenants/tenant-database';
 import type { BlobsService } from '../blobs/blobs.service';
 
@@ -53,7 +53,7 @@ export const DEMO_MODELS: DemoModel[] = [
 ];
 
 /** Registers the demo models that are missing; returns their names. Endpoints start DEPLOYING. */
-export async function seedDemoModels(db: TenantDatabase, blobs: BlobsService, runtime: RuntimeOptions = {}): Promise<string[]> {
+export async function seedDemoModels(db: TenantDatabase, blobs: BlobsService, runtime: InferenceRuntime): Promise<string[]> {
   const seeded: string[] = [];
   for (const demo of DEMO_MODELS) {
     const [state]: { tenant_id: string; model_id: string | null }[] = await db.withSystem('demo catalogue: is this model seeded', (em) =>
@@ -63,7 +63,7 @@ export async function seedDemoModels(db: TenantDatabase, blobs: BlobsService, ru
     const path = demo.file();
     const blob = await blobs.storeForTenant(state.tenant_id, fs.createReadStream(path), 'application/octet-stream',
       'seed the demo model files of all-in-one mode');
-    const signature = await inspectForHandler(await fs.promises.readFile(path), demo.handler, {}, runtime);
+    const signature = await runtime.inspect(await fs.promises.readFile(path), demo.handler, {});
     const created = await db.withSystem('seed the demo model catalogue of all-in-one mode', async (em) => {
       const [model]: { id: string }[] = await em.query(
         `INSERT INTO model (tenant_id, name, task, modality, visibility, description, license, last_version)

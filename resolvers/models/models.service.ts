@@ -5,8 +5,9 @@ import type { EntityManager } from 'typeorm';
 import { AppError } from '../../core/app-error';
 import { fromGlobalId, toGlobalId } from '../../core/global-id';
 import { Model, ModelGrant, ModelVersion, TenantRole, Visibility } from '../../entities';
-import { InvalidModelError, type RuntimeOptions } from '../../model-runtime/engine';
-import { HANDLER_NAMES, inspectForHandler, isKnownHandler } from '../../model-runtime/runtime/model-inspection';
+import { InvalidModelError } from '../../model-runtime/engine';
+import type { InferenceRuntime } from '../../model-runtime/runtime/inference-runtime';
+import { HANDLER_NAMES, isKnownHandler } from '../../model-runtime/runtime/model-inspection';
 import type { AuditLog } from '../../tenants/audit-log';
 import { requireRole, requireTenant, type RequestScope } from '../../tenants/request-scope';
 import { returning } from '../../tenants/sql';
@@ -22,8 +23,6 @@ const MAX_PURPOSE = 500;
 export interface ModelsServiceOptions {
   /** Largest ONNX file accepted (bytes). */
   maxModelBytes: number;
-  /** Execution settings for loading a file on registration. */
-  runtime?: RuntimeOptions;
 }
 
 export class ModelsService {
@@ -31,6 +30,7 @@ export class ModelsService {
     private readonly db: TenantDatabase,
     private readonly audit: AuditLog,
     private readonly blobs: BlobsService,
+    private readonly runtime: InferenceRuntime,
     private readonly options: ModelsServiceOptions,
   ) {}
 
@@ -98,8 +98,9 @@ export class ModelsService {
     }
     let signature;
     try {
-      // Outside any transaction: loading a large model takes a while and holds no row.
-      signature = await inspectForHandler(bytes, handler, config, this.options.runtime);
+      // Outside any transaction, and off the API's thread (the runtime loads it where models
+      // run): loading a large model takes a while and holds no row.
+      signature = await this.runtime.inspect(bytes, handler, config);
     } catch (error) {
       if (error instanceof InvalidModelError) throw AppError.badInput(error.message);
       throw error;

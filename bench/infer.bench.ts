@@ -1,0 +1,315 @@
+// Synchronous inference through the platform against the engine called directly — the physical
+// limit on this machine — in one run (issue 4, "Benchmark"):
+//   (a) OCR images per second at concurrency 1 and 8            target: platform ≥ 0.9× direct
+//   (b) VAD on 10-second clips per second at concurrency 1 and 8 target: platform ≥ 0.9× direct
+//   (c) the VAD endpoint at concurrency 32, dynamic batching on (maxBatchSize 32) vs off (1),
+//       each clip keeping its own recurrent state                target: ≥ 1.5×
+//   (d) the latency the platform adds per request at concurrency 1 (p50 platform − p50 direct),
+//       on a tiny tensor model (pure overhead) and on the 10-second VAD clip  target: < 2 ms
+// Run:
+//   cd /work/main && npx tsc --outDir dist/bench-infer --rootDir . --module node20 --target es2022 --types node \
+//     --strict --strictPropertyInitialization false --skipLibCheck --esModuleInterop --resolveJsonModule \
+//     --experimentalDecorators --emitDecoratorMetadata --useDefineForClassFields false \
+//     bench/infer.bench.ts model-runtime/runtime/engine-thread.ts && node dist/bench-infer/bench/infer.bench.js
+// (compiled inside the project, under the ignored dist/, because the platform finds its realm
+// file relative to package.json; engine-thread.ts is named because it is loaded by path, as the
+// model runtime's worker thread, not imported). BENCH_SECONDS (default 2) per side, scenario and round;
+// BENCH_ROUNDS (default 5) rounds, each measuring both sides of a scenario back to back; ratios
+// are taken within a round and their median reported. Writes bench/results/infer.json.
+//
+// "platform" is everything a member's script pays: HTTP, token verification, tenant resolution,
+// query cost and hourly budget, the endpoint lookup under row-level security, the quota check,
+// the run (in-process runtime, the same engine), and charging (ledger entry + usage bucket).
+// The platform starts on an embedded PostgreSQL in a temporary folder with the demo catalogue;
+// the direct engine deploys the same model files with the same batching settings. The platform
+// is a separate process (a server), the engine runs in the benchmark's own process. Closed loop:
+// each of C clients sends its next request as soon as the previous one answers. Both sides get
+// the same JSON inputs (base64 image / WAV), so decoding costs the same on both.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fork, type ChildProcess } from 'node:child_process';
+import { startPlatform } from '../api/platform';
+import { loadConfig } from '../core/config';
+import { ModelEngine, buildOnnxModel, demoModelPaths } from '../model-runtime/engine';
+import { renderText, silenceSpeechSilence, wavBytes } from '../test/fixtures/media';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const THREADS = 2;
+const CLIP_SECONDS = 10;
+
+type Side = 'direct' | 'platform';
+
+interface Measurement {
+  scenario: string;
+  side: Side;
+  concurrency: number;
+  itemsPerSecond: number;
+  p50Ms: number;
+  p95Ms: number;
+  meanBatchSize: number;
+  requests: number;
+}
+
+async function closedLoop(concurrency: number, seconds: number, once: () => Promise<number>) {
+  const latencies: number[] = [];
+  const batchSizes: number[] = [];
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (performance.now() < deadline) {
+      const t = performance.now();
+      const batchSize = await once();
+      latencies.push(performance.now() - t);
+      batchSizes.push(batchSize);
+    }
+  }));
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    itemsPerSecond: latencies.length / elapsed,
+    p50Ms: latencies[Math.floor(latencies.length * 0.5)],
+    p95Ms: latencies[Math.floor(latencies.length * 0.95)],
+    meanBatchSize: batchSizes.reduce((a, b) => a + b, 0) / batchSizes.length,
+    requests: latencies.length,
+  };
+}
+
+/** The tiny model of (d): y = x · 2, x float32 [N, 3]. */
+function tinyModel(): Uint8Array {
+  return buildOnnxModel({
+    inputs: [{ name: 'x', type: 'float32', shape: ['N', 3] }],
+    outputs: [{ name: 'y', type: 'float32', shape: ['N', 3] }],
+    initializers: [{ name: 'k', dims: [1], values: [2] }],
+    nodes: [{ opType: 'Mul', inputs: ['x', 'k'], outputs: ['y'] }],
+  });
+}
+
+interface PlatformAddress {
+  url: string;
+  issuer: string;
+}
+
+class Client {
+  private readonly tokens = new Map<string, { token: Promise<string>; at: number }>();
+  constructor(private readonly platform: PlatformAddress) {}
+
+  /** A token per user, renewed every minute (the realm's tokens live a few minutes; a run is longer). */
+  token(user: string): Promise<string> {
+    const cached = this.tokens.get(user);
+    if (cached && performance.now() - cached.at < 60_000) return cached.token;
+    const token = fetch(`${this.platform.issuer}/protocol/openid-connect/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'password', client_id: 'alliance-cli', username: user, password: user }),
+    }).then(async (res) => ((await res.json()) as { access_token: string }).access_token);
+    this.tokens.set(user, { token, at: performance.now() });
+    return token;
+  }
+
+  async gql(user: string, query: string, variables: Record<string, unknown> = {}): Promise<any> {
+    const res = await fetch(`${this.platform.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await this.token(user)}` },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await res.json()) as { data?: any; errors?: unknown[] };
+    if (body.errors) throw new Error(JSON.stringify(body.errors));
+    return body.data;
+  }
+
+  async upload(user: string, bytes: Uint8Array): Promise<string> {
+    const res = await fetch(`${this.platform.url}/v1/blobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await this.token(user)}`, 'content-type': 'application/octet-stream' },
+      body: Buffer.from(bytes),
+    });
+    return ((await res.json()) as { id: string }).id;
+  }
+}
+
+const INFER = `mutation Infer($id: ID!, $inputs: [JSON!]!) { infer(endpointId: $id, inputs: $inputs) { outputs batchSize computeUnits } }`;
+
+/**
+ * The platform runs in a child process, as a server does: the benchmark's HTTP client (JSON of
+ * 10-second WAVs, undici) must not share the server's JavaScript thread, which the handlers'
+ * pre- and post-processing also run on. The direct engine runs in the parent.
+ */
+async function platformChild(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'alliance-hub-bench-'));
+  const config = loadConfig({
+    NODE_ENV: 'development', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn',
+    DEMO_MODELS: 'true', ONNX_INTRA_OP_THREADS: String(THREADS), INFER_MAX_QUEUE: '4096',
+    // The hourly query budget would stop a benchmark after a few thousand calls.
+    RATE_LIMIT_POINTS_PER_HOUR: '1000000000',
+  });
+  const platform = await startPlatform(config, { seedDemo: true });
+  process.send!({ url: platform.url, issuer: platform.issuer });
+  process.on('message', async () => {
+    await platform.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    process.exit(0);
+  });
+}
+
+function startChild(): Promise<{ child: ChildProcess; address: PlatformAddress }> {
+  const child = fork(__filename, [], { env: { ...process.env, INFER_BENCH_CHILD: '1' } });
+  return new Promise((resolve, reject) => {
+    child.once('message', (address) => resolve({ child, address: address as PlatformAddress }));
+    child.once('exit', (code) => reject(new Error(`the platform process exited with ${code}`)));
+  });
+}
+
+async function main(): Promise<void> {
+  const loadBefore = loadavg();
+  console.log(`infer bench: ${availableParallelism()} cores, intraOpNumThreads ${THREADS}, ${SECONDS} s per side and round, ${ROUNDS} rounds, `
+    + `load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`);
+  const { child, address } = await startChild();
+  const client = new Client(address);
+  try {
+    // The caller: bob of whu, calling casia's ALLIANCE demo endpoints, with a budget that lasts.
+    await client.gql('admin', `mutation { setQuota(input: { tenantSlug: "whu", budgetUnits: 1000000000, guaranteedDevices: 1, borrowLimitDevices: 2 }) { budgetUnits } }`);
+    const listed = await client.gql('alice', `{ endpoints(first: 50) { edges { node { id name modelVersion { id } } } } }`);
+    const byName = Object.fromEntries(listed.endpoints.edges.map((e: any) => [e.node.name, e.node]));
+    const deploy = async (modelVersionId: string, name: string, maxBatchSize: number, maxQueueDelayMs: number) =>
+      (await client.gql('alice', `mutation($input: DeployEndpointInput!) { deployEndpoint(input: $input) { id status failureReason } }`,
+        { input: { modelVersionId, name, maxBatchSize, maxQueueDelayMs } })).deployEndpoint;
+    const vadOff = await deploy(byName['silero-vad'].modelVersion.id, 'silero-vad-unbatched', 1, 0);
+    const tinyModelRow = (await client.gql('alice', `mutation { createModel(input: { name: "bench-tiny", task: "scaling", modality: TENSOR, visibility: ALLIANCE }) { id } }`)).createModel;
+    const tinyVersion = (await client.gql('alice', `mutation($input: CreateModelVersionInput!) { createModelVersion(input: $input) { id } }`,
+      { input: { modelId: tinyModelRow.id, blobId: await client.upload('alice', tinyModel()), handler: 'tensor' } })).createModelVersion;
+    const tiny = await deploy(tinyVersion.id, 'bench-tiny', 8, 0);
+    for (const e of [vadOff, tiny]) if (e.status !== 'READY') throw new Error(`deployment failed: ${e.failureReason}`);
+
+    // The engine called directly, with the demo endpoints' settings (resolvers/models/demo-models.ts).
+    const engine = new ModelEngine({ intraOpNumThreads: THREADS });
+    const paths = demoModelPaths();
+    await engine.deploy('ocr', { modelPath: paths.ocrDetection, handler: 'ocr', maxBatchSize: 4, maxQueueDelayMs: 0, maxQueueSize: 4096 });
+    await engine.deploy('vad', { modelPath: paths.vad, handler: 'vad', maxBatchSize: 32, maxQueueDelayMs: 2, maxQueueSize: 4096 });
+    await engine.deploy('vad-off', { modelPath: paths.vad, handler: 'vad', maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 4096 });
+    await engine.deploy('tiny', { modelBytes: tinyModel(), handler: 'tensor', maxBatchSize: 8, maxQueueDelayMs: 0, maxQueueSize: 4096 });
+
+    const png = await renderText(['识别中文文本', '电话 12345678', '模型推理服务平台']);
+    const ocrInput = { imageBase64: png.toString('base64') };
+    const vadInput = { audioBase64: wavBytes(silenceSpeechSilence(3, CLIP_SECONDS - 6, 3, 16_000), 16_000).toString('base64') };
+    const tinyInput = { x: { type: 'float32', dims: [1, 3], data: [1, 2, 3] } };
+
+    const sanity = await client.gql('bob', INFER, { id: byName['paddleocr-ch'].id, inputs: [ocrInput] });
+    console.log(`  ocr sanity: ${sanity.infer.outputs[0].lines.map((l: { text: string }) => l.text).join(' | ')}`);
+    const vadSanity = await client.gql('bob', INFER, { id: byName['silero-vad'].id, inputs: [vadInput] });
+    console.log(`  vad sanity: ${JSON.stringify(vadSanity.infer.outputs[0].segments)}`);
+
+    const direct = (key: string, input: unknown) => async () => (await engine.infer(key, [input])).batchSize;
+    const viaPlatform = (endpointId: string, input: unknown) => async () =>
+      (await client.gql('bob', INFER, { id: endpointId, inputs: [input] })).infer.batchSize as number;
+    const floorOnce = async () => {
+      await client.gql('bob', '{ __typename }');
+      return 1;
+    };
+
+    interface Pair { scenario: string; concurrency: number; direct?: () => Promise<number>; platform: () => Promise<number> }
+    const pairs: Pair[] = [
+      ...[1, 8].map((c) => ({ scenario: `ocr c${c}`, concurrency: c, direct: direct('ocr', ocrInput), platform: viaPlatform(byName['paddleocr-ch'].id, ocrInput) })),
+      ...[1, 8].map((c) => ({ scenario: `vad 10s c${c}`, concurrency: c, direct: direct('vad', vadInput), platform: viaPlatform(byName['silero-vad'].id, vadInput) })),
+      { scenario: 'vad 10s c32 batching on', concurrency: 32, direct: direct('vad', vadInput), platform: viaPlatform(byName['silero-vad'].id, vadInput) },
+      { scenario: 'vad 10s c32 batching off', concurrency: 32, direct: direct('vad-off', vadInput), platform: viaPlatform(vadOff.id, vadInput) },
+      { scenario: 'tiny tensor c1', concurrency: 1, direct: direct('tiny', tinyInput), platform: viaPlatform(tiny.id, tinyInput) },
+      // The platform's floor for any operation (HTTP, token, tenant, query cost and budget), to
+      // tell what `infer` itself adds from what every GraphQL call pays.
+      { scenario: 'graphql { __typename } c1', concurrency: 1, platform: floorOnce },
+    ];
+
+    // The machine is shared: load from other processes drifts over minutes. Each round measures
+    // both sides of a pair back to back (order alternating between rounds), and every ratio is
+    // taken within a round, then the median over rounds is reported.
+    const samples = new Map<string, Array<{ direct: Measurement; platform: Measurement }>>();
+    for (let round = 1; round <= ROUNDS; round++) {
+      console.log(`round ${round}/${ROUNDS} (load ${loadavg()[0].toFixed(2)})`);
+      for (const pair of pairs) {
+        const measured: Partial<Record<Side, Measurement>> = {};
+        const order: Side[] = round % 2 ? ['direct', 'platform'] : ['platform', 'direct'];
+        for (const side of order) {
+          const once = pair[side];
+          if (!once) {
+            measured[side] = { scenario: pair.scenario, side, concurrency: pair.concurrency, itemsPerSecond: NaN, p50Ms: 0, p95Ms: 0, meanBatchSize: NaN, requests: 0 };
+            continue;
+          }
+          await closedLoop(pair.concurrency, Math.min(1, SECONDS / 4), once);
+          measured[side] = { scenario: pair.scenario, side, concurrency: pair.concurrency, ...(await closedLoop(pair.concurrency, SECONDS, once)) };
+        }
+        const d = measured.direct!;
+        const p = measured.platform!;
+        process.stdout.write(`  ${pair.scenario.padEnd(28)} direct ${d.itemsPerSecond.toFixed(1).padStart(8)}/s p50 ${d.p50Ms.toFixed(2).padStart(8)} ms`
+          + ` | platform ${p.itemsPerSecond.toFixed(1).padStart(7)}/s p50 ${p.p50Ms.toFixed(2).padStart(8)} ms\n`);
+        samples.set(pair.scenario, [...(samples.get(pair.scenario) ?? []), { direct: d, platform: p }]);
+      }
+    }
+    await engine.close();
+
+    const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
+    const rows = pairs.map(({ scenario }) => {
+      const ms = samples.get(scenario)!;
+      return {
+        scenario,
+        directPerSecond: median(ms.map((m) => m.direct.itemsPerSecond)),
+        platformPerSecond: median(ms.map((m) => m.platform.itemsPerSecond)),
+        ratio: median(ms.map((m) => m.platform.itemsPerSecond / m.direct.itemsPerSecond)),
+        directP50Ms: median(ms.map((m) => m.direct.p50Ms)),
+        platformP50Ms: median(ms.map((m) => m.platform.p50Ms)),
+        addedP50Ms: median(ms.map((m) => m.platform.p50Ms - m.direct.p50Ms)),
+        directMeanBatch: median(ms.map((m) => m.direct.meanBatchSize)),
+        platformMeanBatch: median(ms.map((m) => m.platform.meanBatchSize)),
+      };
+    });
+    const row = (scenario: string) => rows.find((r) => r.scenario === scenario)!;
+    console.log('\n| scenario | direct /s | platform /s | platform ÷ direct | direct p50 ms | platform p50 ms | added p50 ms | mean batch direct / platform |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const r of rows) {
+      if (r.scenario.startsWith('graphql')) continue;
+      console.log(`| ${r.scenario} | ${r.directPerSecond.toFixed(1)} | ${r.platformPerSecond.toFixed(1)} | ${r.ratio.toFixed(2)} | `
+        + `${r.directP50Ms.toFixed(2)} | ${r.platformP50Ms.toFixed(2)} | ${r.addedP50Ms.toFixed(2)} | ${r.directMeanBatch.toFixed(1)} / ${r.platformMeanBatch.toFixed(1)} |`);
+    }
+    const gain = (side: Side) => median(samples.get('vad 10s c32 batching on')!.map((on, i) =>
+      on[side].itemsPerSecond / samples.get('vad 10s c32 batching off')![i][side].itemsPerSecond));
+    const floor = row('graphql { __typename } c1').platformP50Ms;
+    const summary = {
+      ocrRatioC1: row('ocr c1').ratio,
+      ocrRatioC8: row('ocr c8').ratio,
+      vadRatioC1: row('vad 10s c1').ratio,
+      vadRatioC8: row('vad 10s c8').ratio,
+      vadBatchingGainPlatformC32: gain('platform'),
+      vadBatchingGainDirectC32: gain('direct'),
+      addedLatencyP50MsTiny: row('tiny tensor c1').addedP50Ms,
+      addedLatencyP50MsVad10s: row('vad 10s c1').addedP50Ms,
+      graphqlFloorP50Ms: floor,
+      inferOverFloorP50MsTiny: row('tiny tensor c1').addedP50Ms - floor,
+    };
+    console.log(`\n(a) OCR platform ÷ direct: c1 ${summary.ocrRatioC1.toFixed(2)}×, c8 ${summary.ocrRatioC8.toFixed(2)}× (target ≥ 0.9)`);
+    console.log(`(b) VAD 10 s platform ÷ direct: c1 ${summary.vadRatioC1.toFixed(2)}×, c8 ${summary.vadRatioC8.toFixed(2)}× (target ≥ 0.9)`);
+    console.log(`(c) VAD c32 batching on ÷ off: platform ${summary.vadBatchingGainPlatformC32.toFixed(2)}×, direct ${summary.vadBatchingGainDirectC32.toFixed(2)}× (target ≥ 1.5)`);
+    console.log(`(d) platform added latency, p50 at c1: tiny model ${summary.addedLatencyP50MsTiny.toFixed(2)} ms, VAD 10 s ${summary.addedLatencyP50MsVad10s.toFixed(2)} ms`
+      + ` (target < 2 ms); any GraphQL call's floor ({ __typename }) is ${floor.toFixed(2)} ms, infer's own path ${summary.inferOverFloorP50MsTiny.toFixed(2)} ms`);
+
+    const target = join(process.cwd(), 'bench', 'results');
+    mkdirSync(target, { recursive: true });
+    const json = {
+      when: new Date().toISOString(), cores: availableParallelism(), intraOpNumThreads: THREADS, secondsPerScenario: SECONDS, rounds: ROUNDS,
+      // A shared machine: other processes' load makes absolute numbers move; ratios of interleaved rounds less so.
+      loadAverageBefore: loadBefore, loadAverageAfter: loadavg(),
+      clipSeconds: CLIP_SECONDS, ocrImage: { lines: 3, bytes: png.length }, summary, rows, samples: Object.fromEntries(samples),
+    };
+    writeFileSync(join(target, 'infer.json'), JSON.stringify(json, null, 2));
+    console.log(`\n${JSON.stringify(summary, null, 2)}\nwrote ${join(target, 'infer.json')}`);
+  } finally {
+    child.send('stop');
+    await new Promise((resolve) => child.once('exit', resolve));
+  }
+}
+
+(process.env.INFER_BENCH_CHILD ? platformChild() : main()).then(() => {
+  if (!process.env.INFER_BENCH_CHILD) process.exit(0);
+}, (error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,144 @@
+// The all-in-one runtime: the engine on a worker thread of this process (engine-thread.ts).
+// ONNX Runtime's node binding runs session.run synchronously on its caller's thread, and the
+// handlers' decoding and pre/post-processing are JavaScript: on the API's thread, a 60 ms OCR
+// batch would stall every GraphQL request for 60 ms, and request handling would in turn delay
+// batches (fewer requests gathered per batch under load). Here the API thread only parses,
+// checks, charges and forwards; inputs and outputs cross by structured clone.
+//
+// Model files are read from the blob store on the API side and sent with the deploy request. If
+// the thread dies (a bug in a handler), every call in flight fails with STOPPED, later calls too,
+// and deploying again starts a new thread.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { EngineStoppedError, type ModelSignature } from '../engine';
+import { DeploymentError } from './in-process-runtime';
+import type {
+  DeployedModel, EndpointDeployment, InferOptions, InferenceObserver, InferenceRuntime, RuntimeInferResult, RuntimeStats,
+} from './inference-runtime';
+import { deserializeError, type EngineThreadSettings, type RuntimeMessage, type RuntimeRequest } from './runtime-messages';
+
+export interface ThreadedRuntimeOptions extends EngineThreadSettings {
+  loadModel: (sha256: string) => Promise<Uint8Array>;
+  observer?: InferenceObserver;
+  onThreadExit?: (code: number) => void;
+}
+
+type Body<R> = R extends unknown ? Omit<R, 'id'> : never;
+
+/** engine-thread.js beside this file when built; from source (tests, tools), the .ts through swc. */
+function threadEntry(): { file: string; execArgv: string[] } {
+  const js = path.join(__dirname, 'engine-thread.js');
+  if (existsSync(js)) return { file: js, execArgv: [] };
+  return { file: path.join(__dirname, 'engine-thread.ts'), execArgv: ['--require', '@swc-node/register'] };
+}
+
+export class ThreadedRuntime implements InferenceRuntime {
+  readonly accelerators: readonly string[];
+  private worker?: Worker;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  private readonly deployed = new Set<string>();
+  private closed = false;
+
+  constructor(private readonly options: ThreadedRuntimeOptions) {
+    this.accelerators = options.accelerators;
+  }
+
+  async deploy(d: EndpointDeployment): Promise<DeployedModel> {
+    if (!this.accelerators.includes(d.accelerator)) {
+      throw new DeploymentError(`no runtime here serves accelerator '${d.accelerator}' (this one serves ${this.accelerators.join(', ')})`);
+    }
+    const bytes = await this.options.loadModel(d.modelSha256);
+    const deployed = (await this.call({ op: 'deploy', deployment: d, bytes })) as DeployedModel;
+    this.deployed.add(d.endpointId);
+    return deployed;
+  }
+
+  infer(endpointId: string, inputs: unknown[], options: InferOptions = {}): Promise<RuntimeInferResult> {
+    if (!this.worker) return Promise.reject(new EngineStoppedError(`endpoint '${endpointId}' is not deployed on this runtime`));
+    return this.call({ op: 'infer', endpointId, inputs, options }) as Promise<RuntimeInferResult>;
+  }
+
+  async undeploy(endpointId: string): Promise<void> {
+    this.deployed.delete(endpointId);
+    if (this.worker) await this.call({ op: 'undeploy', endpointId });
+  }
+
+  isDeployed(endpointId: string): boolean {
+    return this.deployed.has(endpointId);
+  }
+
+  inspect(bytes: Uint8Array, handler: string, config: Record<string, unknown>): Promise<ModelSignature> {
+    return this.call({ op: 'inspect', bytes, handler, config }) as Promise<ModelSignature>;
+  }
+
+  async stats(): Promise<RuntimeStats> {
+    if (!this.worker) return { loads: 0, reloads: 0, evictions: 0, hits: 0, loadedSessions: 0, loadedBytes: 0, registeredModels: 0, endpoints: {} };
+    return (await this.call({ op: 'stats' })) as RuntimeStats;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const worker = this.worker;
+    if (!worker) return;
+    await this.call({ op: 'close' }).catch(() => undefined);
+    this.worker = undefined;
+    await worker.terminate();
+  }
+
+  private call(body: Body<RuntimeRequest>): Promise<unknown> {
+    const worker = this.worker ?? this.start();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.postMessage({ ...body, id } as RuntimeRequest);
+    });
+  }
+
+  private start(): Worker {
+    if (this.closed) throw new EngineStoppedError('the model runtime is closed');
+    const { file, execArgv } = threadEntry();
+    const settings: EngineThreadSettings = {
+      accelerators: [...this.options.accelerators], runtime: this.options.runtime,
+      maxSessions: this.options.maxSessions, maxQueueSize: this.options.maxQueueSize,
+    };
+    const worker = new Worker(file, { workerData: settings, execArgv });
+    worker.on('message', (message: RuntimeMessage) => this.receive(message));
+    worker.on('error', (error) => this.lost(worker, error));
+    worker.on('exit', (code) => {
+      this.lost(worker, new EngineStoppedError(`the model runtime thread stopped (exit code ${code})`));
+      if (!this.closed) this.options.onThreadExit?.(code);
+    });
+    this.worker = worker;
+    return worker;
+  }
+
+  private receive(message: RuntimeMessage): void {
+    switch (message.kind) {
+      case 'batch':
+        this.options.observer?.batch(message.label, message.event);
+        return;
+      case 'request':
+        this.options.observer?.request(message.label, message.event);
+        return;
+      case 'reply': {
+        const waiter = this.pending.get(message.id);
+        this.pending.delete(message.id);
+        if (!waiter) return;
+        if (message.ok) waiter.resolve(message.value);
+        else waiter.reject(deserializeError(message.error));
+      }
+    }
+  }
+
+  /** The thread is gone: everything in flight fails, and nothing is deployed any more. */
+  private lost(worker: Worker, error: Error): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    this.deployed.clear();
+    const stopped = error instanceof EngineStoppedError ? error : new EngineStoppedError(`the model runtime thread failed: ${error.message}`);
+    for (const waiter of this.pending.values()) waiter.reject(stopped);
+    this.pending.clear();
+  }
+}
