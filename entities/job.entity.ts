@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
+import { bigintAsNumber } from './column-transformers';
 
 export enum JobStatus {
   PENDING = 'PENDING',
@@ -19,7 +20,6 @@ export enum ShardStatus {
 
 export const FINISHED_JOB_STATUSES = [JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED];
 
-const bigintAsNumber = { to: (v: number) => v, from: (v: string | null) => (v === null ? null : Number(v)) };
 
 @Entity({ name: 'device' })
 export class Device {

@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
+import { bigintAsNumber } from './column-transformers';
 
 export enum LedgerKind {
   GRANT = 'GRANT',
@@ -8,8 +9,6 @@ export enum LedgerKind {
   RELEASE = 'RELEASE',
 }
 
-/** bigint columns arrive from pg as strings; milli-units stay far below 2^53, so numbers are safe. */
-const bigintAsNumber = { to: (v: number) => v, from: (v: string | null) => (v === null ? null : Number(v)) };
 
 @Entity({ name: 'quota_policy' })
 export class QuotaPolicy {

@@ -1,7 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { bigintAsNumber } from './column-transformers';
 
-/** bigint columns arrive from pg as strings; these sums stay far below 2^53. */
-const bigintAsNumber = { to: (v: number) => v, from: (v: string | null) => (v === null ? null : Number(v)) };
 
 /**
  * Usage of closed days, rolled up (migrations/1764921600000-create-usage-indexes.ts): one row per

@@ -1,7 +1,6 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { bigintAsNumber } from './column-transformers';
 
-/** bigint columns arrive from pg as strings; milli-units stay far below 2^53. */
-const bigintAsNumber = { to: (v: number) => v, from: (v: string | null) => (v === null ? null : Number(v)) };
 
 /**
  * Synchronous inference usage, aggregated: one row per calling tenant, endpoint, user and
