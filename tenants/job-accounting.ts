@@ -4,7 +4,7 @@
 import type { EntityManager } from 'typeorm';
 import { AppError } from '../core/app-error';
 import { FINISHED_JOB_STATUSES, Job, JobStatus } from '../entities';
-import { appendJobEvent, CHANNELS, notify } from './job-events';
+import { appendJobEvent, CHANNELS, jobSnapshot, notify } from './job-events';
 import { toMilli, type QuotaLedger } from './quota-ledger';
 import { returning } from './sql';
 
@@ -39,10 +39,6 @@ interface JobRow {
   period: string;
   charged_milli: string;
   finished_at: Date | null;
-}
-
-function snapshot(row: JobRow) {
-  return { id: row.id, tenantId: row.tenant_id, status: row.status, totalItems: row.total_items, doneItems: row.done_items, failedItems: row.failed_items };
 }
 
 export class JobAccounting {
@@ -83,7 +79,7 @@ export class JobAccounting {
       `UPDATE job SET done_items = done_items + $2, failed_items = failed_items + $3, charged_milli = charged_milli + $4
         WHERE id = $1 RETURNING *`,
       [job.id, c.results.length - failed, failed, charged]);
-    await appendJobEvent(em, snapshot(updated), 'PROGRESS');
+    await appendJobEvent(em, jobSnapshot(updated), 'PROGRESS');
     const final = await this.finalizeIfDone(em, job.id);
     // Fair share counts slot occupancy (Slurm: allocated TRES × wall time), not device time: the
     // scheduler divides slots, and a slot held is a slot others could not use. Billing stays on
@@ -143,7 +139,7 @@ export class JobAccounting {
           WHERE id = $1 RETURNING *`,
         [jobId, status, error]);
       const charged = Number(row.charged_milli) / 1000;
-      await appendJobEvent(em, snapshot(row), status,
+      await appendJobEvent(em, jobSnapshot(row), status,
         `${status.toLowerCase()}: ${row.done_items} items done, ${row.failed_items} failed; charged ${charged} compute units`);
       await notify(em, CHANNELS.quota, job.tenant_id);
     }
@@ -159,7 +155,7 @@ export class JobAccounting {
     }
     await em.query(`UPDATE job_shard SET status = 'CANCELLED', lease_expires_at = NULL WHERE job_id = $1 AND status IN ('PENDING', 'DISPATCHED')`, [jobId]);
     const [row] = await returning<JobRow>(em, `UPDATE job SET status = 'CANCELLED', pending_reason = NULL WHERE id = $1 RETURNING *`, [jobId]);
-    await appendJobEvent(em, snapshot(row), 'CANCEL_REQUESTED', 'cancelled: running shards stop after their current micro-batch');
+    await appendJobEvent(em, jobSnapshot(row), 'CANCEL_REQUESTED', 'cancelled: running shards stop after their current micro-batch');
     await this.finalizeIfDone(em, jobId);
     await notify(em, CHANNELS.schedule);
   }

@@ -26,6 +26,23 @@ export interface JobSnapshot {
   failedItems: number;
 }
 
+/** A job row as SQL returns it (snake_case), as far as events need it. */
+export interface JobRowForEvent {
+  id: string;
+  tenant_id: string;
+  status: JobStatus;
+  total_items: number;
+  done_items: number;
+  failed_items: number;
+}
+
+export function jobSnapshot(row: JobRowForEvent, overrides: Partial<JobSnapshot> = {}): JobSnapshot {
+  return {
+    id: row.id, tenantId: row.tenant_id, status: row.status,
+    totalItems: row.total_items, doneItems: row.done_items, failedItems: row.failed_items, ...overrides,
+  };
+}
+
 /**
  * Appends the next event of a job. The caller holds the job's row lock (SELECT … FOR UPDATE or
  * an UPDATE of it in the same transaction), which serialises seq numbers per job.

@@ -12,7 +12,8 @@ import { Client } from 'pg';
 import type { EntityManager } from 'typeorm';
 import type { JobsConfig } from '../../core/config';
 import type { Logger } from '../../core/logger';
-import { appendJobEvent, CHANNELS, notify } from '../../tenants/job-events';
+import { JobStatus } from '../../entities';
+import { appendJobEvent, CHANNELS, jobSnapshot, notify, type JobRowForEvent } from '../../tenants/job-events';
 import type { PgListener } from '../../tenants/pg-listener';
 import type { QuotaLedger } from '../../tenants/quota-ledger';
 import { returning } from '../../tenants/sql';
@@ -145,10 +146,9 @@ export class ClusterScheduler {
       `UPDATE job_shard SET status = 'PENDING', device_id = NULL, node = NULL, lease_expires_at = NULL
         WHERE status IN ('DISPATCHED', 'RUNNING') AND lease_expires_at < now() RETURNING job_id`);
     for (const jobId of new Set(expired.map((e) => e.job_id))) {
-      const [job] = await returning<{ id: string; tenant_id: string; status: any; total_items: number; done_items: number; failed_items: number }>(em,
+      const [job] = await returning<JobRowForEvent>(em,
         `UPDATE job SET attempts = attempts + 1 WHERE id = $1 RETURNING *`, [jobId]);
-      await appendJobEvent(em, { id: job.id, tenantId: job.tenant_id, status: job.status, totalItems: job.total_items, doneItems: job.done_items, failedItems: job.failed_items },
-        'SHARD_RETRY', 'a worker stopped renewing its lease; the shard runs again elsewhere');
+      await appendJobEvent(em, jobSnapshot(job), 'SHARD_RETRY', 'a worker stopped renewing its lease; the shard runs again elsewhere');
     }
   }
 
@@ -198,7 +198,7 @@ export class ClusterScheduler {
    * finish; no new shard starts beyond what is paid for). Returns true, or the reason.
    */
   private async dispatch(em: EntityManager, jobId: string, deviceId: string, node: string): Promise<true | string | false> {
-    const [job]: { id: string; tenant_id: string; period: string; status: string; total_items: number; done_items: number; failed_items: number; estimate_milli: string; accelerator: string }[] =
+    const [job]: (JobRowForEvent & { period: string; estimate_milli: string; accelerator: string })[] =
       await em.query(`SELECT * FROM job WHERE id = $1 FOR UPDATE`, [jobId]);
     if (!job || !['PENDING', 'QUEUED', 'RUNNING'].includes(job.status)) return false;
     const [shard]: { id: string; item_from: number; item_to: number }[] = await em.query(
@@ -240,8 +240,7 @@ export class ClusterScheduler {
       [shard.id, deviceId, node, this.opts.jobs.leaseSeconds]);
     if (job.status === 'PENDING') {
       await em.query(`UPDATE job SET status = 'QUEUED' WHERE id = $1`, [jobId]);
-      await appendJobEvent(em, { id: job.id, tenantId: job.tenant_id, status: 'QUEUED' as any, totalItems: job.total_items, doneItems: job.done_items, failedItems: job.failed_items },
-        'QUEUED', 'admitted: shards are being dispatched to the cluster');
+      await appendJobEvent(em, jobSnapshot(job, { status: JobStatus.QUEUED }), 'QUEUED', 'admitted: shards are being dispatched to the cluster');
     }
     await this.queue.sendInTransaction(em, node, { shardId: shard.id, attempt: updated.attempt });
     return true;

@@ -10,7 +10,7 @@ import type { EntityManager } from 'typeorm';
 import type { JobsConfig } from '../../core/config';
 import type { Logger } from '../../core/logger';
 import type { JobAccounting, ShardItemResult } from '../../tenants/job-accounting';
-import { appendJobEvent, CHANNELS, notify } from '../../tenants/job-events';
+import { appendJobEvent, CHANNELS, jobSnapshot, notify, type JobRowForEvent } from '../../tenants/job-events';
 import type { PgListener } from '../../tenants/pg-listener';
 import { returning } from '../../tenants/sql';
 import type { TenantDatabase } from '../../tenants/tenant-database';
@@ -189,15 +189,14 @@ export class ShardWorker {
         [m.shardId, m.attempt, this.node, this.opts.jobs.leaseSeconds]);
       if (!rows.length) return null;
       const shard = rows[0];
-      const [job] = await returning<{ id: string; tenant_id: string; status: any; total_items: number; done_items: number; failed_items: number; endpoint_id: string; started: boolean }>(em,
+      const [job] = await returning<JobRowForEvent & { endpoint_id: string }>(em,
         `UPDATE job SET status = CASE WHEN status = 'QUEUED' THEN 'RUNNING'::job_status ELSE status END,
                         started_at = coalesce(started_at, now())
-          WHERE id = $1 RETURNING *, (xmax <> 0) AS started`,
+          WHERE id = $1 RETURNING *`,
         [shard.job_id]);
       const [{ first }] = await em.query(`SELECT count(*) = 0 AS first FROM job_event WHERE job_id = $1 AND type = 'STARTED'`, [job.id]);
       if (first) {
-        await appendJobEvent(em, { id: job.id, tenantId: job.tenant_id, status: job.status, totalItems: job.total_items, doneItems: job.done_items, failedItems: job.failed_items },
-          'STARTED', `running on ${this.node}`);
+        await appendJobEvent(em, jobSnapshot(job), 'STARTED', `running on ${this.node}`);
       }
       return { shard, endpointId: job.endpoint_id };
     });
@@ -230,8 +229,9 @@ export class ShardWorker {
   private async progress(shard: ShardRow, doneInShard: number): Promise<void> {
     await this.db.withSystem('a progress event of a running shard', async (em) => {
       const [job] = await em.query(`SELECT * FROM job WHERE id = $1 FOR UPDATE`, [shard.job_id]);
-      await appendJobEvent(em, { id: job.id, tenantId: job.tenant_id, status: job.status, totalItems: job.total_items,
-        doneItems: Math.min(job.total_items, job.done_items + job.failed_items + doneInShard) - job.failed_items, failedItems: job.failed_items }, 'PROGRESS');
+      await appendJobEvent(em, jobSnapshot(job, {
+        doneItems: Math.min(job.total_items, job.done_items + job.failed_items + doneInShard) - job.failed_items,
+      }), 'PROGRESS');
     });
   }
 }
