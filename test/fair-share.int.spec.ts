@@ -6,6 +6,7 @@ import { ledgerViolations } from '../tenants/ledger-invariants';
 import { deployTensorEndpoint } from './harness/model-factory';
 import { slowItem, slowModel } from './harness/slow-model';
 import { startTestPlatform, type TestPlatform } from './harness/test-platform';
+import { until } from './harness/wait';
 
 jest.setTimeout(240_000);
 
@@ -31,15 +32,6 @@ async function submit(user: string, endpointId: string, items: number): Promise<
   return Buffer.from(res.submitJob.job.id, 'base64url').toString().split(':')[1];
 }
 
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 180_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await probe();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 it('divides a saturated cluster 1:3 by weight, then honours a late guarantee at the next shard boundary', async () => {
   // Both jobs wait (no slot may be borrowed yet), then the limits open in one step: neither

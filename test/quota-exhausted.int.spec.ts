@@ -5,6 +5,7 @@ import { ledgerViolations } from '../tenants/ledger-invariants';
 import { deployTensorEndpoint } from './harness/model-factory';
 import { slowItem, slowModel } from './harness/slow-model';
 import { startTestPlatform, type TestPlatform } from './harness/test-platform';
+import { until } from './harness/wait';
 
 jest.setTimeout(120_000);
 
@@ -19,15 +20,6 @@ afterAll(async () => {
 const sql = <T = any>(query: string, params: unknown[] = []) =>
   tp.platform.db.withSystem('test: inspect', (em) => em.query(query, params)) as Promise<T[]>;
 
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await probe();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 it('stops starting shards when the budget is gone, keeps available ≥ 0, and resumes when the quota is raised', async () => {
   const { endpointId, modelVersionId } = await deployTensorEndpoint(tp, 'bob', 'whu', 'costly-matmul', slowModel(8, 768), { maxBatchSize: 10 });

@@ -8,6 +8,7 @@ import { ledgerViolations } from '../tenants/ledger-invariants';
 import { deployTensorEndpoint } from './harness/model-factory';
 import { slowItem, slowModel } from './harness/slow-model';
 import { startTestPlatform, type TestPlatform } from './harness/test-platform';
+import { until } from './harness/wait';
 
 jest.setTimeout(180_000);
 
@@ -40,15 +41,6 @@ function startWorker(node: string): ChildProcess {
   return child;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const sql = <T = any>(query: string, params: unknown[] = []) =>
   tp.platform.db.withSystem('test: inspect', (em) => em.query(query, params)) as Promise<T[]>;
