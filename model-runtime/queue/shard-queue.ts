@@ -8,6 +8,24 @@ import { returning } from '../../tenants/sql';
 
 export const QUEUE_SCHEMA = 'pgboss';
 
+// pg-boss 10's worker loop calls `complete`/`fail` without awaiting them, so when the database
+// connection is cut at that moment the rejection is unhandled — which fails a test and, in a
+// real process, crashes the worker. Attach a handler that reports it as pg-boss's own 'error'
+// event (our ShardQueue logs it); nothing is lost: the shard's lease decides any re-run.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const Manager = require('pg-boss/src/manager') as { prototype: Record<string, unknown> };
+for (const method of ['complete', 'fail']) {
+  const original = Manager.prototype[method] as (this: { emit(e: string, err: unknown): void }, ...args: unknown[]) => Promise<unknown>;
+  if ((original as { guarded?: boolean }).guarded) continue;
+  const guarded = function (this: { emit(e: string, err: unknown): void }, ...args: unknown[]) {
+    const result = original.apply(this, args);
+    result.catch((err) => this.emit('error', err));
+    return result;
+  };
+  Object.assign(guarded, { guarded: true });
+  Manager.prototype[method] = guarded;
+}
+
 export interface ShardMessage {
   shardId: string;
   attempt: number;

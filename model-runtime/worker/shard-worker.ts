@@ -136,8 +136,9 @@ export class ShardWorker {
     try {
       await this.runStarted(shard, endpointId);
     } catch (err) {
+      // Not rethrown: the queue message is done either way, and the shard's lease (no longer
+      // renewed) brings it back to the scheduler.
       this.opts.log.warn({ shard: shard.id, attempt: shard.attempt, err: (err as Error).message }, 'shard failed; it runs again once its lease lapses');
-      throw err;
     } finally {
       this.inHand.delete(shard.id);
     }
