@@ -114,12 +114,14 @@ export class ShardWorker {
     try {
       await this.db.withSystem('worker heartbeat and lease renewal', async (em) => {
         await em.query(`UPDATE device SET last_heartbeat_at = now() WHERE id = ANY($1::uuid[])`, [this.devices]);
-        // A RUNNING shard this process no longer holds (its commit failed: deadlock, dropped
-        // connection) must not be kept alive by the heartbeat: its lease lapses and the scheduler
-        // runs it again. Renewing every RUNNING shard of the node stranded such a job forever.
+        // Only shards this process is running are kept alive. A RUNNING shard it no longer holds
+        // (its commit failed) and a DISPATCHED one whose queue message was lost (the connection
+        // died as it was picked up) must let their leases lapse so the scheduler runs them again;
+        // renewing them stranded such jobs forever. A dispatched shard is picked up within
+        // milliseconds, far inside its first lease.
         await em.query(
           `UPDATE job_shard SET lease_expires_at = now() + make_interval(secs => $2)
-            WHERE node = $1 AND (status = 'DISPATCHED' OR (status = 'RUNNING' AND id = ANY($3::uuid[])))`,
+            WHERE node = $1 AND status = 'RUNNING' AND id = ANY($3::uuid[])`,
           [this.node, this.opts.jobs.leaseSeconds, [...this.inHand]]);
       });
     } catch (err) {
@@ -129,7 +131,10 @@ export class ShardWorker {
 
   private async runShard(message: ShardMessage): Promise<void> {
     if (this.stopping) return;
-    const started = await this.markRunning(message);
+    const started = await this.markRunning(message).catch((err) => {
+      this.opts.log.warn({ shard: message.shardId, err: (err as Error).message }, 'could not start a shard; its lease will bring it back');
+      return null;
+    });
     if (!started) return; // cancelled, or re-dispatched elsewhere: this message is stale
     const { shard, endpointId } = started;
     this.inHand.add(shard.id);
