@@ -33,7 +33,18 @@ export async function enableRoleLogins(ownerUrl: string, passwords: Record<strin
     for (const [role, password] of Object.entries(passwords)) {
       const literal = await client.query('SELECT quote_literal($1) AS p', [password]);
       // Role names come from the constants above, never from input.
-      await client.query(`ALTER ROLE ${role} WITH LOGIN PASSWORD ${literal.rows[0].p}`);
+      // Roles are cluster-wide: processes starting at once (several API processes, parallel
+      // test files) may alter the same role together, which PostgreSQL refuses with "tuple
+      // concurrently updated". The statement is idempotent, so it is simply tried again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await client.query(`ALTER ROLE ${role} WITH LOGIN PASSWORD ${literal.rows[0].p}`);
+          break;
+        } catch (err) {
+          if (attempt >= 5 || !/concurrently updated/.test((err as Error).message)) throw err;
+          await new Promise((r) => setTimeout(r, 20 * attempt));
+        }
+      }
     }
   } finally {
     await client.end();
