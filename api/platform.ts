@@ -179,6 +179,7 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
       worker: config.mode === 'api' ? undefined : { runner: new RuntimeShardRunner(db, runtime, deployer), itemInput: datasetItemInput(blobStore) },
     });
     closers.push(() => jobsSubsystem.close());
+    identities.followChanges(jobsSubsystem.listener);
     const rateLimiter = new RateLimiter(db, config.limits.rateLimitPointsPerHour);
     const container = new ServiceContainer()
       .register(TenantDatabase, db)
@@ -187,13 +188,13 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
       .register(DatasetsService, new DatasetsService(db, audit))
       .register(DatasetVersionsService, new DatasetVersionsService(db, audit))
       .register(DatasetSharingService, new DatasetSharingService(db, audit))
-      .register(TenantsService, new TenantsService(db, audit))
+      .register(TenantsService, new TenantsService(db, audit, identities))
       .register(RateLimitService, new RateLimitService(db, rateLimiter, audit))
       .register(QuotaLedger, ledger)
       .register(QuotaService, quotas)
       .register(ModelsService, new ModelsService(db, audit, blobs, runtime, { maxModelBytes: config.blobMaxBytes }))
       .register(EndpointsService, new EndpointsService(db, audit, deployer, { billingWeights: config.billingWeights }))
-      .register(InferenceService, new InferenceService(db, runtime, ledger, new UsageMeter(ledger), blobs, costs, {
+      .register(InferenceService, new InferenceService(db, runtime, ledger, new UsageMeter(db, ledger), blobs, costs, {
         billingWeights: config.billingWeights, maxInputs: config.inference.maxInputs, maxInputBlobBytes: 100 * 1024 ** 2,
       }))
       .register(JobsService, jobsSubsystem.jobs)
@@ -277,7 +278,7 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     origin.value = config.publicUrl ?? url;
     const issuer = `${config.keycloakUrl ?? origin.value}/realms/${config.keycloakRealm}`;
     contexts.factory = new ContextFactory(
-      createTokenVerifier({ issuer, audience: config.keycloakAudience, jwksRefetchCooldownSec: config.jwksCooldownSec }),
+      createTokenVerifier({ issuer, audience: config.keycloakAudience, jwksRefetchCooldownSec: config.jwksCooldownSec, cacheSeconds: config.tokenCacheSec }),
       identities,
       db,
       jobsSubsystem.streams,

@@ -29,12 +29,16 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fork, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startPlatform } from '../api/platform';
 import { loadConfig } from '../core/config';
 import { ModelEngine, buildOnnxModel, demoModelPaths } from '../model-runtime/engine';
 import { renderText, silenceSpeechSilence, wavBytes } from '../test/fixtures/media';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+/** A regular expression: only scenarios whose name matches run (e.g. 'tiny|floor'). */
+const ONLY = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const THREADS = 2;
 const CLIP_SECONDS = 10;
@@ -89,6 +93,8 @@ function tinyModel(): Uint8Array {
 interface PlatformAddress {
   url: string;
   issuer: string;
+  /** A bare node:http server in the platform's process answering what `{ __typename }` answers. */
+  bareUrl: string;
 }
 
 class Client {
@@ -145,8 +151,19 @@ async function platformChild(): Promise<void> {
     RATE_LIMIT_POINTS_PER_HOUR: '1000000000',
   });
   const platform = await startPlatform(config, { seedDemo: true });
-  process.send!({ url: platform.url, issuer: platform.issuer });
+  // The floor of any HTTP API on this machine: the same client, the same loopback, the same
+  // process, and nothing but reading the body and writing a fixed JSON answer.
+  const bare = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      res.end('{"data":{"__typename":"Query"}}');
+    });
+  });
+  await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
+  process.send!({ url: platform.url, issuer: platform.issuer, bareUrl: `http://127.0.0.1:${(bare.address() as AddressInfo).port}` });
   process.on('message', async () => {
+    bare.close();
     await platform.close();
     rmSync(dataDir, { recursive: true, force: true });
     process.exit(0);
@@ -207,6 +224,11 @@ async function main(): Promise<void> {
       await client.gql('bob', '{ __typename }');
       return 1;
     };
+    const bareOnce = async () => {
+      const res = await fetch(address.bareUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
+      await res.json();
+      return 1;
+    };
 
     interface Pair { scenario: string; concurrency: number; direct?: () => Promise<number>; platform: () => Promise<number> }
     const pairs: Pair[] = [
@@ -218,7 +240,8 @@ async function main(): Promise<void> {
       // The platform's floor for any operation (HTTP, token, tenant, query cost and budget), to
       // tell what `infer` itself adds from what every GraphQL call pays.
       { scenario: 'graphql { __typename } c1', concurrency: 1, platform: floorOnce },
-    ];
+      { scenario: 'bare node:http c1', concurrency: 1, platform: bareOnce },
+    ].filter((pair) => !ONLY || ONLY.test(pair.scenario));
 
     // The machine is shared: load from other processes drifts over minutes. Each round measures
     // both sides of a pair back to back (order alternating between rounds), and every ratio is
@@ -262,17 +285,21 @@ async function main(): Promise<void> {
         platformMeanBatch: median(ms.map((m) => m.platform.meanBatchSize)),
       };
     });
-    const row = (scenario: string) => rows.find((r) => r.scenario === scenario)!;
+    // Scenarios left out by BENCH_ONLY read as NaN.
+    const missing = { ratio: NaN, addedP50Ms: NaN, platformP50Ms: NaN };
+    const row = (scenario: string) => rows.find((r) => r.scenario === scenario) ?? missing;
     console.log('\n| scenario | direct /s | platform /s | platform ÷ direct | direct p50 ms | platform p50 ms | added p50 ms | mean batch direct / platform |');
     console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const r of rows) {
-      if (r.scenario.startsWith('graphql')) continue;
+      if (r.scenario.startsWith('graphql') || r.scenario.startsWith('bare')) continue;
       console.log(`| ${r.scenario} | ${r.directPerSecond.toFixed(1)} | ${r.platformPerSecond.toFixed(1)} | ${r.ratio.toFixed(2)} | `
         + `${r.directP50Ms.toFixed(2)} | ${r.platformP50Ms.toFixed(2)} | ${r.addedP50Ms.toFixed(2)} | ${r.directMeanBatch.toFixed(1)} / ${r.platformMeanBatch.toFixed(1)} |`);
     }
-    const gain = (side: Side) => median(samples.get('vad 10s c32 batching on')!.map((on, i) =>
-      on[side].itemsPerSecond / samples.get('vad 10s c32 batching off')![i][side].itemsPerSecond));
+    const on = samples.get('vad 10s c32 batching on');
+    const off = samples.get('vad 10s c32 batching off');
+    const gain = (side: Side) => (on && off ? median(on.map((m, i) => m[side].itemsPerSecond / off[i][side].itemsPerSecond)) : NaN);
     const floor = row('graphql { __typename } c1').platformP50Ms;
+    const bare = row('bare node:http c1').platformP50Ms;
     const summary = {
       ocrRatioC1: row('ocr c1').ratio,
       ocrRatioC8: row('ocr c8').ratio,
@@ -283,13 +310,16 @@ async function main(): Promise<void> {
       addedLatencyP50MsTiny: row('tiny tensor c1').addedP50Ms,
       addedLatencyP50MsVad10s: row('vad 10s c1').addedP50Ms,
       graphqlFloorP50Ms: floor,
+      bareHttpP50Ms: bare,
       inferOverFloorP50MsTiny: row('tiny tensor c1').addedP50Ms - floor,
+      addedOverBareHttpP50MsTiny: row('tiny tensor c1').addedP50Ms - bare,
     };
     console.log(`\n(a) OCR platform ÷ direct: c1 ${summary.ocrRatioC1.toFixed(2)}×, c8 ${summary.ocrRatioC8.toFixed(2)}× (target ≥ 0.9)`);
     console.log(`(b) VAD 10 s platform ÷ direct: c1 ${summary.vadRatioC1.toFixed(2)}×, c8 ${summary.vadRatioC8.toFixed(2)}× (target ≥ 0.9)`);
     console.log(`(c) VAD c32 batching on ÷ off: platform ${summary.vadBatchingGainPlatformC32.toFixed(2)}×, direct ${summary.vadBatchingGainDirectC32.toFixed(2)}× (target ≥ 1.5)`);
     console.log(`(d) platform added latency, p50 at c1: tiny model ${summary.addedLatencyP50MsTiny.toFixed(2)} ms, VAD 10 s ${summary.addedLatencyP50MsVad10s.toFixed(2)} ms`
-      + ` (target < 2 ms); any GraphQL call's floor ({ __typename }) is ${floor.toFixed(2)} ms, infer's own path ${summary.inferOverFloorP50MsTiny.toFixed(2)} ms`);
+      + ` (target < 2 ms). Of the tiny model's: a bare node:http round trip from this client is ${bare.toFixed(2)} ms,`
+      + ` any GraphQL call ({ __typename }) ${floor.toFixed(2)} ms, infer's own path ${summary.inferOverFloorP50MsTiny.toFixed(2)} ms`);
 
     const target = join(process.cwd(), 'bench', 'results');
     mkdirSync(target, { recursive: true });

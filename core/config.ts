@@ -26,6 +26,8 @@ export interface Config {
   keycloakAudience: string;
   /** Minimum seconds between JWKS refetches triggered by an unknown key id. */
   jwksCooldownSec: number;
+  /** How long a verified token is remembered (never past its exp); 0 verifies every request. */
+  tokenCacheSec: number;
   publicUrl?: string;
   logLevel: string;
   /** Max bytes of one blob upload (POST /v1/blobs). */
@@ -203,6 +205,7 @@ export function loadConfig(env: Env = process.env, argvMode?: string): Config {
     keycloakRealm: env.KEYCLOAK_REALM || 'alliance',
     keycloakAudience: env.KEYCLOAK_AUDIENCE || 'alliance-api',
     jwksCooldownSec: int(env, 'JWKS_COOLDOWN_SEC', 10, errors, 0, 3600),
+    tokenCacheSec: int(env, 'TOKEN_CACHE_SEC', 60, errors, 0, 3600),
     publicUrl: url(env, 'PUBLIC_URL', errors, http),
     logLevel: oneOf(env, 'LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const,
       nodeEnv === 'test' ? 'silent' : 'info', errors),

@@ -9,6 +9,8 @@ export const CHANNELS = {
   schedule: 'alliance_schedule',
   dispatch: 'alliance_dispatch',
   quota: 'alliance_quota',
+  /** A user's memberships changed (payload: the user id; '*': a tenant's slug changed or it went). */
+  membership: 'alliance_membership',
 } as const;
 
 export interface JobEventNotice {

@@ -8,7 +8,9 @@
 // agrees on the window and on when it resets, whatever its own clock says. Charging is one
 // statement (see CHARGE below): the conflicting row's lock serialises concurrent charges, and
 // the `WHERE used + cost <= budget` on the update refuses an operation that would overdraw it, so
-// a refused operation spends nothing and the last points can never be spent twice.
+// a refused operation spends nothing and the last points can never be spent twice. Every
+// operation pays this, so it is one round trip: the SQL function app_rate_limit_charge
+// (migrations/1765094400000-hot-path-functions.ts); the budget lookup below is its twin for peeks.
 import type { EntityManager } from 'typeorm';
 import type { RateLimitSubjectType } from '../entities';
 import type { RequestScope } from './request-scope';
@@ -41,30 +43,13 @@ interface WindowRow {
   used: number | null;
 }
 
-// $1 subject type, $2 subject id; the default budget is the parameter named by `defaultParam`.
-const budget = (defaultParam: string) => `
-  budget AS (
+// The budget without spending any. $1 subject type, $2 subject id, $3 default budget.
+const PEEK = `
+  WITH budget AS (
     SELECT date_trunc('hour', now()) AS window_start,
            coalesce((SELECT s.points_per_hour FROM rate_limit_setting s
-                      WHERE $1::text = 'TENANT' AND s.tenant_id = $2::uuid), ${defaultParam}::int) AS points
-  )`;
-
-// $3 cost, $4 default budget.
-const CHARGE = `
-  WITH ${budget('$4')},
-  charged AS (
-    INSERT INTO rate_limit_usage AS u (subject_type, subject_id, window_start, used)
-    SELECT $1::text, $2::uuid, b.window_start, $3::int FROM budget b WHERE $3::int <= b.points
-    ON CONFLICT (subject_type, subject_id, window_start) DO UPDATE
-      SET used = u.used + EXCLUDED.used
-      WHERE u.used + EXCLUDED.used <= (SELECT points FROM budget)
-    RETURNING u.used
+                      WHERE $1::text = 'TENANT' AND s.tenant_id = $2::uuid), $3::int) AS points
   )
-  SELECT b.points, b.window_start, (SELECT used FROM charged) AS used FROM budget b`;
-
-// $3 default budget.
-const PEEK = `
-  WITH ${budget('$3')}
   SELECT b.points, b.window_start,
          coalesce((SELECT u.used FROM rate_limit_usage u
                     WHERE u.subject_type = $1::text AND u.subject_id = $2::uuid
@@ -89,17 +74,12 @@ export class RateLimiter {
   }
 
   /** Spends `cost` points of the caller's budget, or refuses without spending any. */
-  charge(scope: RequestScope, cost: number): Promise<RateLimitState> {
+  async charge(scope: RequestScope, cost: number): Promise<RateLimitState> {
     const subject = this.subjectOf(scope);
-    return this.db.withTenant(scope, async (em) => {
-      const [row]: WindowRow[] = await em.query(CHARGE, [subject.type, subject.id, cost, this.defaultPointsPerHour]);
-      this.pruneOldWindows(row.window_start);
-      if (row.used !== null) return this.state(subject, row, cost, true);
-      // Refused. A new statement sees what concurrent charges committed meanwhile, so the
-      // remaining points reported are current.
-      const [now]: WindowRow[] = await em.query(PEEK, [subject.type, subject.id, this.defaultPointsPerHour]);
-      return this.state(subject, now, cost, false);
-    });
+    const [row] = await this.db.callScoped<WindowRow & { admitted: boolean }>(scope, 'app_rate_limit_charge',
+      [subject.type, subject.id, cost, this.defaultPointsPerHour]);
+    this.pruneOldWindows(row.window_start);
+    return this.state(subject, row, cost, row.admitted);
   }
 
   /** The caller's budget without spending any (responses that ran no operation). */

@@ -3,7 +3,9 @@
 // row-level security filters every row even where a query forgets its WHERE clause. System work
 // (provisioning, seeding, later the scheduler and workers) runs in `withSystem` on the
 // alliance_system role and must say why — grep for withSystem to audit every cross-tenant path.
+import type { Pool } from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import type { RequestScope } from './request-scope';
 
 export interface IdentitySettings {
@@ -11,6 +13,9 @@ export interface IdentitySettings {
   tenantId?: string;
   isAllianceAdmin?: boolean;
 }
+
+/** The scoped functions callScoped may call. */
+export type HotPathFunction = 'app_rate_limit_charge' | 'app_infer_target' | 'app_infer_charge';
 
 export class TenantDatabase {
   constructor(
@@ -35,6 +40,23 @@ export class TenantDatabase {
       );
       return work(em);
     });
+  }
+
+  /**
+   * One scoped SQL function in one round trip, for the request path's hottest statements
+   * (migrations/1765094400000-hot-path-functions.ts). The function receives the identity as its
+   * first three arguments and sets it transaction-locally itself, as withIdentity does; it runs
+   * outside any transaction, so the call is its own transaction and the identity ends with it.
+   * `fn` is a constant of ours, never input.
+   */
+  async callScoped<T>(scope: RequestScope, fn: HotPathFunction, args: unknown[]): Promise<T[]> {
+    const identity = [scope.user.id, scope.tenant?.tenantId ?? '', scope.isAllianceAdmin ? 'on' : 'off'];
+    const values = [...identity, ...args];
+    const placeholders = values.map((_, i) => `$${i + 1}`).join(', ');
+    // The driver's pool directly: TypeORM's per-query runner, logging and subscriber broadcast
+    // cost more than the statement on this path.
+    const pool = (this.app.driver as PostgresDriver).master as Pool;
+    return (await pool.query<T & object>(`SELECT * FROM ${fn}(${placeholders})`, values)).rows;
   }
 
   /** Cross-tenant work that no request may do on its own. `reason` documents the call site. */

@@ -6,6 +6,7 @@ import { loadConfig } from '../core/config';
 import { startPlatform } from '../api/platform';
 import { ledgerViolations } from '../tenants/ledger-invariants';
 import { startTestPlatform, type TestPlatform } from './harness/test-platform';
+import { until } from './harness/wait';
 import {
   DEPLOY, INFER, QUOTA, STOP, codes, deploy, floatInput, tensorModel, uniqueName,
 } from './fixtures/model-factory';
@@ -242,6 +243,41 @@ describe('quota', () => {
     expect(res.errors![0].extensions).toMatchObject({ availableUnits: 0, usedUnits: used });
     expect(res.errors![0].extensions!.requestedUnits).toBeGreaterThan(0);
     expect((await tp.as('carol', QUOTA)).quota).toMatchObject({ usedUnits: used, availableUnits: 0 });
+  });
+});
+
+describe('quotaChanged', () => {
+  it("follows synchronous charges: the caller's subscribers see the new totals, coalesced; another tenant's see nothing", async () => {
+    const { version } = await tensorModel(tp, 'alice', 5, 'ALLIANCE');
+    const endpoint = await deploy(tp, 'alice', version.id);
+    const watch = async (user: string) => {
+      const updates: Array<{ usedUnits: number; tenant: { slug: string } }> = [];
+      const client = tp.wsClient({ authorization: `Bearer ${await tp.token(user)}` });
+      const subscribed = new Promise<void>((resolve) => client.on('connected', () => resolve()));
+      client.subscribe({ query: `subscription { quotaChanged { usedUnits tenant { slug } } }` },
+        { next: (v: any) => updates.push(v.data.quotaChanged), error: () => undefined, complete: () => undefined });
+      await subscribed;
+      return { updates, client };
+    };
+    const bob = await watch('bob');
+    const carol = await watch('carol');
+    await new Promise((r) => setTimeout(r, 300)); // both subscriptions registered server-side
+    const before = (await tp.as('bob', QUOTA)).quota.usedUnits;
+    // A burst of calls: a notice per call would be a NOTIFY per call; the totals are what matter.
+    const results = await Promise.all(Array.from({ length: 12 }, () => infer('bob', endpoint.id, [floatInput([[1, 2, 3]])])));
+    const charged = results.reduce((sum, r) => sum + r.data!.infer.computeUnits, 0);
+    const expected = before + charged;
+    try {
+      // The trailing notice carries the burst's final total.
+      await until('the final total on bob\'s subscription', async () =>
+        bob.updates.some((u) => Math.abs(u.usedUnits - expected) < 1e-6), 10_000);
+      expect(bob.updates.every((u) => u.tenant.slug === 'whu')).toBe(true);
+      expect(bob.updates.length).toBeLessThan(12);
+      expect(carol.updates).toEqual([]);
+    } finally {
+      await bob.client.dispose();
+      await carol.client.dispose();
+    }
   });
 });
 

@@ -370,6 +370,40 @@ describe('token verifier', () => {
     });
   });
 
+  describe('remembers verified tokens briefly', () => {
+    /** Waits until the token's exp (whole seconds) has passed. */
+    async function pastExpiry(token: string): Promise<void> {
+      const exp = (decodeJwt(token).exp as number) * 1000;
+      while (Date.now() < exp) await new Promise((r) => setTimeout(r, 50));
+    }
+
+    it('answers a repeated token from memory, and refuses it at its exp exactly as without the cache', async () => {
+      const token = await running.realm.issueToken('alice', { exp: now() + 2 });
+      const first = await verifier.verify(token);
+      // The same identity object: the second call did not verify again.
+      expect(await verifier.verify(token)).toBe(first);
+      await pastExpiry(token);
+      await expectRejected(verifier, token, 'expired');
+    });
+
+    it('never answers for a token that differs from a remembered one', async () => {
+      const token = await running.realm.issueToken('alice');
+      expect((await verifier.verify(token)).isAllianceAdmin).toBe(false);
+      const [header, , signature] = token.split('.');
+      const escalated = { ...decodeJwt(token), realm_access: { roles: ['alliance-admin'] } };
+      await expectRejected(verifier, `${header}.${base64url.encode(JSON.stringify(escalated))}.${signature}`, 'signature');
+    });
+
+    it('can be turned off', async () => {
+      const uncached = createTokenVerifier({ issuer: running.issuer, audience: AUDIENCE, cacheSeconds: 0 });
+      const token = await running.realm.issueToken('alice');
+      const first = await uncached.verify(token);
+      const second = await uncached.verify(token);
+      expect(second).not.toBe(first);
+      expect(second).toEqual(first);
+    });
+  });
+
   it('refuses an issuer that is not a Keycloak realm URL at construction', () => {
     expect(() => createTokenVerifier({ issuer: 'http://localhost:8080', audience: AUDIENCE })).toThrow(/realm URL/);
   });

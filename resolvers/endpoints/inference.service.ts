@@ -1,5 +1,5 @@
 // Synchronous inference: `infer(endpointId, inputs)` on a READY endpoint the caller may call,
-// charged to the caller's tenant. Two short transactions around the model run, none during it:
+// charged to the caller's tenant. Two short round trips around the model run, none during it:
 //   before — the endpoint as the caller sees it (RLS: own, or its model visible) and the
 //            caller's balance; QUOTA_EXCEEDED when the estimate does not fit;
 //   run    — inputs naming blobs are resolved to bytes (the caller must be able to read them),
@@ -20,7 +20,6 @@ import { requireRole, type RequestScope } from '../../tenants/request-scope';
 import type { TenantDatabase } from '../../tenants/tenant-database';
 import type { BlobsService } from '../blobs/blobs.service';
 import { InferenceResultNode } from './endpoints.types';
-import { preparedQuery } from './prepared-query';
 import { measuredMilli, type UsageMeter } from './usage-meter';
 
 export interface InferenceLimits {
@@ -76,29 +75,18 @@ export class InferenceService {
       throw AppError.badInput(`at most ${this.limits.maxInputs} inputs per request; got ${inputs.length} (use submitJob for more)`);
     }
     const period = periodOf();
-    const { target, balance } = await this.db.withTenant(scope, async (em) => {
-      // One statement: the endpoint as the caller sees it, with the caller's balance. The version
-      // carries its model's owner (tenant_id), so the model row itself need not be joined: the
-      // version's policy already requires the model to be visible.
-      const rows = await preparedQuery<Target & BalanceColumns>(em, 'infer-target',
-        `SELECT e.id, e.name, e.status, e.failure_reason, e.accelerator, e.model_version_id, v.handler, v.per_item_device_seconds,
-                v.model_id, v.tenant_id AS owner_tenant_id,
-                b.granted_milli, b.reserved_milli, b.used_milli
-           FROM endpoint e
-           JOIN model_version v ON v.id = e.model_version_id
-           LEFT JOIN quota_balance b ON b.tenant_id = $2 AND b.period = $3
-          WHERE e.id = $1`, [endpointId, tenant.tenantId, period]);
-      // Row-level security: another tenant's endpoint of a PRIVATE model (or of a SHARED one
-      // without a live grant) has no row here, exactly like an id that never existed.
-      if (!rows[0]) throw AppError.notFound('endpoint', endpointGlobalId);
-      const found = rows[0];
-      if (found.status !== EndpointStatus.READY) throw notReady(found);
-      // The first call of a period opens its balance (and posts the month's grant).
-      const b = found.granted_milli === null
-        ? await this.ledger.ensureBalance(em, tenant.tenantId, period)
-        : balanceOf(tenant.tenantId, period, found);
-      return { target: found, balance: b };
-    });
+    // One round trip (app_infer_target): the endpoint as the caller sees it, with the caller's
+    // balance. The version carries its model's owner (tenant_id), so the model row itself need
+    // not be joined: the version's policy already requires the model to be visible.
+    const [target] = await this.db.callScoped<Target & BalanceColumns>(scope, 'app_infer_target', [endpointId, period]);
+    // Row-level security: another tenant's endpoint of a PRIVATE model (or of a SHARED one
+    // without a live grant) has no row here, exactly like an id that never existed.
+    if (!target) throw AppError.notFound('endpoint', endpointGlobalId);
+    if (target.status !== EndpointStatus.READY) throw notReady(target);
+    // The first call of a period opens its balance (and posts the month's grant).
+    const balance = target.granted_milli === null
+      ? await this.db.withTenant(scope, (em) => this.ledger.ensureBalance(em, tenant.tenantId, period))
+      : balanceOf(tenant.tenantId, period, target);
     const availableMilli = balance.availableMilli;
     const weight = this.limits.billingWeights[target.accelerator];
     if (weight === undefined) throw new Error(`endpoint ${target.id} runs on '${target.accelerator}', which has no billing weight`);
@@ -110,10 +98,9 @@ export class InferenceService {
     const prepared = target.handler === 'tensor' ? inputs : await this.resolveBlobs(scope, inputs);
     const result = await this.runtime.infer(endpointId, prepared);
     this.costs.record(target.model_version_id, result.deviceSeconds, inputs.length);
-    const chargedMilli = await this.meter.charge((work) => this.db.withTenant(scope, work), {
+    const chargedMilli = await this.meter.charge(scope, {
       requestId: randomUUID(),
       tenantId: tenant.tenantId,
-      userId: scope.user.id,
       endpointId,
       modelId: target.model_id,
       ownerTenantId: target.owner_tenant_id,

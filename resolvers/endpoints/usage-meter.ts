@@ -1,12 +1,15 @@
-// Charging synchronous inference, in one transaction of the caller's own tenant (RLS allows
-// exactly these writes):
-//   1. post a CAPTURE without a job to the ledger (QuotaLedger.capture), entry key
+// Charging synchronous inference, in one round trip (the SQL function app_infer_charge,
+// migrations/1765094400000-hot-path-functions.ts), as the caller's own tenant (RLS allows exactly
+// these writes), in one transaction:
+//   1. lock the period's balance and post a CAPTURE without a job to the ledger, entry key
 //      `usage:<request uuid>` — one entry per request, so a request is charged at most once and
 //      the balance equals the ledger's sums (tenants/ledger-invariants.ts). Per request rather
 //      than per usage bucket because ledger entries are append-only facts: a bucket's entry
 //      could not grow with its bucket. The aggregation lives in usage_record instead;
 //   2. add the request to its usage_record bucket (caller, endpoint, user, minute): an upsert,
 //      never one row per request.
+// The function posts what QuotaLedger.capture posts for a capture without a job (an entry and
+// the balance moved with it); the ledger invariants checked after every test cover both.
 //
 // Units: compute units = device seconds × the accelerator's billing weight, rounded *up* to the
 // ledger's resolution (0.001 units): a request that ran is never free, and the rounding is at
@@ -15,19 +18,22 @@
 // Clamping: the quota check before the run admits a request whose estimate fits; its measured
 // cost can exceed the estimate, and concurrent requests of one tenant can race for the last
 // units. The balance may never go negative (its CHECK), so the charge is clamped to what is
-// left (a second attempt that locks the balance row) — the tenant gets at most one request's
-// overdraft for free, then QUOTA_EXCEEDED — and the result's computeUnits says what was charged.
-import type { EntityManager } from 'typeorm';
-import { ErrorCode } from '../../core/app-error';
-import { QuotaLedger, periodOf } from '../../tenants/quota-ledger';
-import type { InTransaction } from '../common/connection';
-import { preparedQuery } from './prepared-query';
+// left under the balance row's lock — the tenant gets at most one request's overdraft for free,
+// then QUOTA_EXCEEDED — and the result's computeUnits says what was charged.
+//
+// quotaChanged: a charge notifies the tenant's subscribers, at most once per NOTIFY_INTERVAL_MS
+// per tenant and process, with a trailing notice for charges inside the interval — a dashboard
+// following a tenant that calls `infer` hundreds of times a second needs the totals, not a
+// message per call (and every NOTIFY serialises commits on a global lock).
+import { periodOf, type QuotaLedger } from '../../tenants/quota-ledger';
+import { CHANNELS } from '../../tenants/job-events';
+import type { RequestScope } from '../../tenants/request-scope';
+import type { TenantDatabase } from '../../tenants/tenant-database';
 
 export interface InferenceUsage {
   requestId: string;
   /** The caller, charged. */
   tenantId: string;
-  userId: string;
   endpointId: string;
   modelId: string;
   ownerTenantId: string;
@@ -38,6 +44,8 @@ export interface InferenceUsage {
   billingWeight: number;
 }
 
+const NOTIFY_INTERVAL_MS = 250;
+
 export function measuredMilli(deviceSeconds: number, billingWeight: number): number {
   return deviceSeconds > 0 ? Math.max(1, Math.ceil(deviceSeconds * billingWeight * 1000 - 1e-9)) : 0;
 }
@@ -47,54 +55,55 @@ export function minuteBucket(at: Date = new Date()): Date {
 }
 
 export class UsageMeter {
-  constructor(private readonly ledger: QuotaLedger) {}
+  /** Per tenant: when its last quota notice went out, and whether charges wait for a trailing one. */
+  private readonly notices = new Map<string, { at: number; trailing?: NodeJS.Timeout }>();
 
-  /**
-   * Records one request in its own transaction (`run`: the caller's withTenant); returns the
-   * milli-units charged. The common case is one attempt: capture the measured amount. Only
-   * when that would overdraw (the capture's conditional UPDATE refuses, the transaction rolls
-   * back with nothing posted) does a second attempt lock the balance and charge what is left.
-   */
-  async charge(run: InTransaction, u: InferenceUsage): Promise<number> {
+  constructor(
+    private readonly db: TenantDatabase,
+    private readonly ledger: QuotaLedger,
+  ) {}
+
+  /** Charges one request; returns the milli-units charged. */
+  async charge(scope: RequestScope, u: InferenceUsage): Promise<number> {
     const period = periodOf();
-    const measured = measuredMilli(u.deviceSeconds, u.billingWeight);
-    try {
-      return await run((em) => this.record(em, u, period, measured));
-    } catch (error) {
-      if ((error as { code?: unknown }).code !== ErrorCode.QUOTA_EXCEEDED) throw error;
-      return run(async (em) => this.record(em, u, period, Math.min(measured, Math.max(0, await this.lockAvailable(em, u.tenantId, period)))));
+    const milli = measuredMilli(u.deviceSeconds, u.billingWeight);
+    const notify = milli > 0 && this.noticeDue(u.tenantId);
+    const args = [period, milli, `usage:${u.requestId}`, `infer ${u.label} (${u.items} item${u.items === 1 ? '' : 's'})`,
+      u.endpointId, u.modelId, u.ownerTenantId, minuteBucket(), u.items, u.deviceSeconds * 1000, notify];
+    let [row] = await this.db.callScoped<{ app_infer_charge: string | null }>(scope, 'app_infer_charge', args);
+    if (row.app_infer_charge === null) {
+      // The month turned since the quota check: open the new period (posting its grant), then charge.
+      await this.db.withTenant(scope, (em) => this.ledger.ensureBalance(em, u.tenantId, period));
+      [row] = await this.db.callScoped(scope, 'app_infer_charge', args);
     }
+    return Number(row.app_infer_charge ?? 0);
   }
 
-  private async record(em: EntityManager, u: InferenceUsage, period: string, milli: number): Promise<number> {
-    if (milli > 0) {
-      await this.ledger.capture(em, {
-        tenantId: u.tenantId, period, milli, key: `usage:${u.requestId}`, memo: `infer ${u.label} (${u.items} item${u.items === 1 ? '' : 's'})`,
-      });
+  /** True when this charge should carry the tenant's quota notice; else a trailing one is arranged. */
+  private noticeDue(tenantId: string): boolean {
+    const now = Date.now();
+    const last = this.notices.get(tenantId);
+    if (!last || now - last.at >= NOTIFY_INTERVAL_MS) {
+      if (last?.trailing) clearTimeout(last.trailing);
+      this.notices.set(tenantId, { at: now });
+      if (this.notices.size > 10_000) this.pruneNotices(now);
+      return true;
     }
-    await preparedQuery(em, 'usage-record-upsert',
-      `INSERT INTO usage_record (tenant_id, user_id, endpoint_id, model_id, owner_tenant_id, bucket_start, requests, items, device_ms, units_milli)
-       VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9)
-       ON CONFLICT ON CONSTRAINT usage_record_bucket DO UPDATE SET
-         requests = usage_record.requests + 1,
-         items = usage_record.items + EXCLUDED.items,
-         device_ms = usage_record.device_ms + EXCLUDED.device_ms,
-         units_milli = usage_record.units_milli + EXCLUDED.units_milli`,
-      [u.tenantId, u.userId, u.endpointId, u.modelId, u.ownerTenantId, minuteBucket(), u.items, u.deviceSeconds * 1000, milli]);
-    return milli;
+    if (!last.trailing) {
+      last.trailing = setTimeout(() => {
+        last.trailing = undefined;
+        last.at = Date.now();
+        void this.db.withSystem('tell a tenant\'s quotaChanged subscribers that sync charges moved its balance',
+          (em) => em.query(`SELECT pg_notify($1, $2)`, [CHANNELS.quota, tenantId])).catch(() => undefined);
+      }, NOTIFY_INTERVAL_MS - (now - last.at));
+      last.trailing.unref();
+    }
+    return false;
   }
 
-  /** Available milli-units, with the balance row locked until commit (concurrent charges queue here). */
-  private async lockAvailable(em: EntityManager, tenantId: string, period: string): Promise<number> {
-    const select = () => em.query(
-      `SELECT granted_milli - reserved_milli - used_milli AS available FROM quota_balance
-        WHERE tenant_id = $1 AND period = $2 FOR UPDATE`, [tenantId, period]) as Promise<{ available: string }[]>;
-    let rows = await select();
-    if (!rows.length) {
-      // First use in a new period (the month turned since the quota check).
-      await this.ledger.ensureBalance(em, tenantId, period);
-      rows = await select();
+  private pruneNotices(now: number): void {
+    for (const [tenantId, notice] of this.notices) {
+      if (!notice.trailing && now - notice.at >= NOTIFY_INTERVAL_MS) this.notices.delete(tenantId);
     }
-    return Number(rows[0]?.available ?? 0);
   }
 }

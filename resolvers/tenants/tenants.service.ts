@@ -4,6 +4,7 @@ import { fromGlobalId } from '../../core/global-id';
 import type { EntityManager } from 'typeorm';
 import { Membership, Tenant, TenantRole, User } from '../../entities';
 import type { AuditLog } from '../../tenants/audit-log';
+import type { MembershipChanges } from '../../tenants/identity';
 import { roleAtLeast, type RequestScope } from '../../tenants/request-scope';
 import type { TenantDatabase } from '../../tenants/tenant-database';
 import { isoKey, paginate, type ConnectionShape, type PageArgs } from '../common/connection';
@@ -15,6 +16,8 @@ export class TenantsService {
   constructor(
     private readonly db: TenantDatabase,
     private readonly audit: AuditLog,
+    /** Told after each change commits, so this process's next request sees it at once. */
+    private readonly changes: MembershipChanges,
   ) {}
 
   /** Tenants visible to the caller: its own, or all of them for an alliance admin (RLS decides). */
@@ -69,7 +72,7 @@ export class TenantsService {
   /** Adds a user to a tenant, or changes the role of one already there. */
   async addMember(scope: RequestScope, tenantSlug: string, username: string, role: TenantRole): Promise<MembershipNode> {
     const tenantId = await this.managedTenantId(scope, tenantSlug, 'addMember');
-    return this.db.withIdentity(this.identityFor(scope, tenantId), async (em) => {
+    const member = await this.db.withIdentity(this.identityFor(scope, tenantId), async (em) => {
       const user = await em.findOne(User, { where: { username } });
       if (!user) {
         throw AppError.notFound(`user "${username.slice(0, 60)}" (users appear after signing in once)`);
@@ -83,19 +86,23 @@ export class TenantsService {
       const row = await em.findOneOrFail(Membership, { where: { tenantId, userId: saved.userId } });
       return MembershipNode.from(row);
     });
+    this.changes.forget(member.userId);
+    return member;
   }
 
   async removeMember(scope: RequestScope, tenantSlug: string, username: string): Promise<boolean> {
     const tenantId = await this.managedTenantId(scope, tenantSlug, 'removeMember');
-    return this.db.withIdentity(this.identityFor(scope, tenantId), async (em) => {
+    const removed = await this.db.withIdentity(this.identityFor(scope, tenantId), async (em) => {
       const user = await em.findOne(User, { where: { username } });
       const existing = user && (await em.findOne(Membership, { where: { tenantId, userId: user.id } }));
       if (!user || !existing) throw AppError.notFound(`member "${username.slice(0, 60)}" of ${tenantSlug}`);
       if (existing.role === TenantRole.OWNER) await this.assertAnotherOwner(em, tenantId, user.id);
       await em.delete(Membership, { tenantId, userId: user.id });
       await this.audit.record(em, scope, tenantId, 'membership.remove', { type: 'User', id: user.id }, { username });
-      return true;
+      return user.id;
     });
+    this.changes.forget(removed);
+    return true;
   }
 
   tenantIdFromGlobal(id: string): string {
