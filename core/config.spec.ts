@@ -30,4 +30,23 @@ describe('loadConfig', () => {
       mode: 'worker', keycloakUrl: 'http://kc:8080',
     });
   });
+
+  it('split inference: loopback on a free port by default; listen addresses and secrets are validated', () => {
+    expect(loadConfig({}).inference.split).toMatchObject({ listenHost: '127.0.0.1', listenPort: 0, forwardTimeoutMs: 60_000 });
+    expect(loadConfig({}).inference.split.secret).toBeUndefined();
+    expect(loadConfig({ INFERENCE_LISTEN: '0.0.0.0:7070' }).inference.split).toMatchObject({ listenHost: '0.0.0.0', listenPort: 7070 });
+    expect(loadConfig({ INFERENCE_LISTEN: '[::1]:7070' }).inference.split).toMatchObject({ listenHost: '::1', listenPort: 7070 });
+    expect(loadConfig({ INFERENCE_LISTEN: 'worker-3.internal:7070', INFERENCE_ADVERTISE_URL: 'http://worker-3.internal:7070/' }).inference.split)
+      .toMatchObject({ listenHost: 'worker-3.internal', listenPort: 7070, advertiseUrl: 'http://worker-3.internal:7070' });
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ INFERENCE_LISTEN: '7070', INFERENCE_SECRET: 'short' });
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    const text = error!.problems.join('\n');
+    expect(text).toMatch(/INFERENCE_LISTEN="7070": expected host:port/);
+    expect(text).toMatch(/INFERENCE_SECRET: expected at least 16 characters/);
+    expect(text).not.toMatch(/short/);
+  });
 });

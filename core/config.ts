@@ -59,6 +59,22 @@ export interface InferenceConfig {
   maxInputs: number;
   /** Run the engine on a worker thread (default), not on the API's own event loop. */
   thread: boolean;
+  /** Split mode's hop from API processes to workers (model-runtime/worker/inference-server.ts). */
+  split: SplitInferenceConfig;
+}
+
+export interface SplitInferenceConfig {
+  /** Where a worker process serves inference to API processes (INFERENCE_LISTEN, default 127.0.0.1:0 = any free port). */
+  listenHost: string;
+  listenPort: number;
+  /** The URL a worker advertises (INFERENCE_ADVERTISE_URL); unset: derived from the listen address and the bound port. */
+  advertiseUrl?: string;
+  /** Shared by API processes and workers; unset: generated once into DATA_DIR/inference.secret. */
+  secret?: string;
+  /** An API process waits this long for a worker's answer to infer, undeploy or stats. */
+  forwardTimeoutMs: number;
+  /** Largest encoded call (inputs as JSON, resolved blobs as base64) or answer on the hop. */
+  maxRequestBytes: number;
 }
 
 export interface LimitsConfig {
@@ -177,6 +193,28 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   return fallback;
 }
 
+/** "host:port", ":port" or "[v6]:port" → { listenHost, listenPort }. */
+function listenAddress(env: Env, name: string, fallback: string, errors: ConfigErrors): { listenHost: string; listenPort: number } {
+  const raw = env[name] || fallback;
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]*)):(\d{1,5})$/.exec(raw);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) {
+    errors.add(name, raw, 'host:port (e.g. 127.0.0.1:7070, 0.0.0.0:7070, [::]:7070, or port 0 for any free port)');
+    return { listenHost: '127.0.0.1', listenPort: 0 };
+  }
+  return { listenHost: match[1] ?? (match[2] || '0.0.0.0'), listenPort: port };
+}
+
+function secretValue(env: Env, name: string, errors: ConfigErrors): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (raw.length < 16 || /\s/.test(raw)) {
+    errors.problems.push(`${name}: expected at least 16 characters without spaces (the value is not shown)`);
+    return undefined;
+  }
+  return raw;
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n  ${problems.join('\n  ')}`);
@@ -234,6 +272,13 @@ export function loadConfig(env: Env = process.env, argvMode?: string): Config {
       maxQueueSize: int(env, 'INFER_MAX_QUEUE', 256, errors, 1, 1_000_000),
       maxInputs: int(env, 'INFER_MAX_INPUTS', 64, errors, 1, 10_000),
       thread: oneOf(env, 'INFERENCE_THREAD', ['true', 'false'] as const, 'true', errors) === 'true',
+      split: {
+        ...listenAddress(env, 'INFERENCE_LISTEN', '127.0.0.1:0', errors),
+        advertiseUrl: url(env, 'INFERENCE_ADVERTISE_URL', errors, http),
+        secret: secretValue(env, 'INFERENCE_SECRET', errors),
+        forwardTimeoutMs: int(env, 'INFERENCE_FORWARD_TIMEOUT_MS', 60_000, errors, 100, 3_600_000),
+        maxRequestBytes: int(env, 'INFERENCE_MAX_REQUEST_BYTES', 256 * 1024 ** 2, errors, 64 * 1024, 2 * 1024 ** 3),
+      },
     },
     limits: {
       maxDepth: int(env, 'GRAPHQL_MAX_DEPTH', 15, errors, 1, 1000),

@@ -7,6 +7,7 @@ import { DatasetGrant } from './dataset-grant.entity';
 import { DatasetItem } from './dataset-item.entity';
 import { DatasetVersion } from './dataset-version.entity';
 import { Device, FairShareUsage, Job, JobEvent, JobResult, JobShard } from './job.entity';
+import { InferenceWorker } from './inference-worker.entity';
 import { Membership } from './membership.entity';
 import { Model, ModelGrant } from './model.entity';
 import { ModelVersion } from './model-version.entity';
@@ -21,7 +22,7 @@ import { User } from './user.entity';
 
 export { AuditEvent, Membership, Tenant, User };
 export { LedgerEntry, QuotaBalance, QuotaPolicy };
-export { Device, FairShareUsage, Job, JobEvent, JobResult, JobShard };
+export { Device, FairShareUsage, InferenceWorker, Job, JobEvent, JobResult, JobShard };
 export { FINISHED_JOB_STATUSES, JobStatus, ShardStatus } from './job.entity';
 export { LedgerKind } from './quota.entity';
 export { TenantRole } from './membership.entity';
@@ -35,4 +36,4 @@ export { UsageDay, UsageRollup };
 export { EndpointStatus } from './endpoint.entity';
 export type { TensorSignatureEntry } from './model-version.entity';
 
-export const ENTITIES = [Device, Job, JobShard, JobResult, JobEvent, FairShareUsage, Tenant, User, Membership, AuditEvent, QuotaPolicy, LedgerEntry, QuotaBalance, Blob, Dataset, DatasetVersion, DatasetItem, DatasetGrant, AccessRequest, RateLimitSetting, RateLimitUsage, Model, ModelVersion, ModelGrant, Endpoint, UsageRecord, UsageDay, UsageRollup];
+export const ENTITIES = [Device, InferenceWorker, Job, JobShard, JobResult, JobEvent, FairShareUsage, Tenant, User, Membership, AuditEvent, QuotaPolicy, LedgerEntry, QuotaBalance, Blob, Dataset, DatasetVersion, DatasetItem, DatasetGrant, AccessRequest, RateLimitSetting, RateLimitUsage, Model, ModelVersion, ModelGrant, Endpoint, UsageRecord, UsageDay, UsageRollup];

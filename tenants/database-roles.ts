@@ -9,13 +9,25 @@ import { Client } from 'pg';
 export const APP_ROLE = 'alliance_app';
 export const SYSTEM_ROLE = 'alliance_system';
 
+/**
+ * Processes started together on one DATA_DIR (an API process and its workers) must end up with
+ * the same secret: the file is written aside and hard-linked into place, which fails when another
+ * process got there first — then its secret is the one. A reader never sees a half-written file.
+ */
 export function secretFromDataDir(dataDir: string, name: string): string {
   fs.mkdirSync(dataDir, { recursive: true });
   const file = path.join(dataDir, `${name}.secret`);
   if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
-  const secret = randomBytes(24).toString('base64url');
-  fs.writeFileSync(file, secret + '\n', { mode: 0o600 });
-  return secret;
+  const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  fs.writeFileSync(aside, randomBytes(24).toString('base64url') + '\n', { mode: 0o600 });
+  try {
+    fs.linkSync(aside, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    fs.rmSync(aside, { force: true });
+  }
+  return fs.readFileSync(file, 'utf8').trim();
 }
 
 export function urlForRole(ownerUrl: string, role: string, password: string): string {

@@ -1,8 +1,10 @@
 // Endpoint lifecycle between the database and a runtime: DEPLOYING → load and warm up → READY
 // (with the measured per-item cost) or FAILED (with the reason), STOPPED → undeploy, and on
-// start, every endpoint that should be serving is deployed again (all-in-one mode keeps no
-// sessions across restarts). All writes here are system work on rows the request path already
-// authorised (deployEndpoint/stopEndpoint checked the caller), or start-up recovery.
+// start, every endpoint that should be serving is deployed again (no process keeps sessions
+// across restarts). In split mode the API's runtime forwards each load and stop to the workers
+// (worker-backed-runtime.ts), and each worker also reconciles what it holds with the database.
+// All writes here are system work on rows the request path already authorised
+// (deployEndpoint/stopEndpoint checked the caller), or start-up recovery.
 //
 // Races: a stop may land while a deployment is loading. The READY/FAILED update only applies
 // to a row still DEPLOYING or READY, and a deployment that finds its row stopped undeploys
@@ -79,22 +81,44 @@ export class EndpointDeployer {
     return ready;
   }
 
+  /**
+   * Split-mode workers, every few heartbeats: load the READY endpoints of this runtime's kinds
+   * that it does not hold (a forwarded deploy that missed it, an engine thread that restarted)
+   * and drop the ones it holds that are no longer live (a forwarded stop that missed it).
+   * Writes nothing: an endpoint's state is the outcome of the deployment the API ran, and one
+   * worker failing to load a READY endpoint is logged here, not recorded for every worker.
+   */
+  async reconcile(held: readonly string[]): Promise<{ loaded: number; dropped: number }> {
+    const rows: { id: string; status: string }[] = await this.db.withSystem('a worker compares what it serves with the endpoints', (em) =>
+      em.query(`SELECT id, status FROM endpoint WHERE (status = 'READY' AND accelerator = ANY ($1)) OR id = ANY ($2::uuid[])`,
+        [[...this.runtime.accelerators], [...held]]));
+    const live = new Set(rows.filter((r) => r.status === 'READY' || r.status === 'DEPLOYING').map((r) => r.id));
+    let dropped = 0;
+    for (const id of held) {
+      if (live.has(id) || this.inFlight.has(id)) continue;
+      await this.runtime.undeploy(id).catch((err) => this.log.warn({ endpoint: id, err: (err as Error).message }, 'could not drop a stopped endpoint'));
+      dropped += 1;
+    }
+    let loaded = 0;
+    for (const { id, status } of rows) {
+      if (status !== 'READY' || this.inFlight.has(id) || this.runtime.isDeployed(id)) continue;
+      const row = await this.db.withSystem('a worker loads an endpoint it missed', (em) => readDeployment(em, id));
+      if (row?.status !== 'READY') continue;
+      const deployment = toDeployment(row);
+      try {
+        await this.runtime.deploy(deployment);
+        loaded += 1;
+      } catch (error) {
+        this.log.warn({ endpoint: deployment.label, reason: (error as Error).message }, 'could not load a READY endpoint on this worker');
+      }
+    }
+    return { loaded, dropped };
+  }
+
   private async load(endpointId: string): Promise<DeploymentOutcome> {
     const row = await this.db.withSystem('deploy an endpoint its owner asked for', (em) => readDeployment(em, endpointId));
     if (!row || !['DEPLOYING', 'READY'].includes(row.status)) return { status: 'STOPPED' };
-    const deployment: EndpointDeployment = {
-      endpointId: row.id,
-      label: `${row.owner_slug}/${row.name}`,
-      modelVersionId: row.model_version_id,
-      modelSha256: row.sha256,
-      handler: row.handler,
-      config: row.config ?? {},
-      accelerator: row.accelerator,
-      minReplicas: row.min_replicas,
-      maxReplicas: row.max_replicas,
-      maxBatchSize: row.max_batch_size,
-      maxQueueDelayMs: row.max_queue_delay_ms,
-    };
+    const deployment = toDeployment(row);
     let perItem: number | undefined;
     try {
       perItem = (await this.runtime.deploy(deployment)).perItemDeviceSeconds;
@@ -128,6 +152,22 @@ export class EndpointDeployer {
     this.log.info({ endpoint: deployment.label, perItemDeviceSeconds: perItem }, 'endpoint ready');
     return { status: 'READY' };
   }
+}
+
+function toDeployment(row: DeploymentRow): EndpointDeployment {
+  return {
+    endpointId: row.id,
+    label: `${row.owner_slug}/${row.name}`,
+    modelVersionId: row.model_version_id,
+    modelSha256: row.sha256,
+    handler: row.handler,
+    config: row.config ?? {},
+    accelerator: row.accelerator,
+    minReplicas: row.min_replicas,
+    maxReplicas: row.max_replicas,
+    maxBatchSize: row.max_batch_size,
+    maxQueueDelayMs: row.max_queue_delay_ms,
+  };
 }
 
 async function readDeployment(em: EntityManager, endpointId: string): Promise<DeploymentRow | undefined> {

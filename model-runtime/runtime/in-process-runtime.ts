@@ -6,6 +6,9 @@ import type {
   DeployedModel, EndpointDeployment, InferOptions, InferenceObserver, InferenceRuntime, ItemOutcome, RuntimeInferResult, RuntimeStats,
 } from './inference-runtime';
 import { inspectForHandler } from './model-inspection';
+import { DeploymentError } from './runtime-errors';
+
+export { DeploymentError } from './runtime-errors';
 
 export interface InProcessRuntimeOptions {
   /** The bytes of a stored model file; the runtime never sees blob ids or tenants. */
@@ -18,14 +21,6 @@ export interface InProcessRuntimeOptions {
   /** Queued items per endpoint beyond which calls are refused as overloaded. */
   maxQueueSize?: number;
   observer?: InferenceObserver;
-}
-
-/** A deployment that could not start for a reason of placement rather than of the model. */
-export class DeploymentError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DeploymentError';
-  }
 }
 
 export class InProcessRuntime implements InferenceRuntime {

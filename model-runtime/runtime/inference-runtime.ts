@@ -2,7 +2,10 @@
  * model-runtime/runtime — the bridge between the database's endpoints and the engine that runs
  * them. The API (sync `infer`) and the batch workers (jobs) reach models only through
  * `InferenceRuntime`; nothing above this folder imports the engine's ModelEngine or
- * onnxruntime.
+ * onnxruntime. Which runtime a process gets is api/platform.ts's choice by mode: all-in-one and
+ * worker processes run the engine (threaded runtime), split mode's API processes forward to
+ * workers (worker-backed runtime) and never load onnxruntime at all — files an API process loads
+ * import only engine-errors.ts and types from the engine.
  *
  * Glossary
  * - deployment: what the runtime needs to serve one endpoint, read from the endpoint row and its
@@ -15,10 +18,18 @@
  *   that calls it, and the handlers' pre/post-processing is JavaScript too: on the API's thread
  *   every batch would stall every other request, and every request's HTTP/JSON/database work
  *   would delay batches. Messages carry inputs and outputs by structured clone.
- * - worker-backed runtime (split mode, later): the same interface forwarding to a worker process
- *   that holds a replica. Errors cross either boundary as { name, code, message, inputIndex }
- *   and are rebuilt as the engine's error classes (runtime-messages.ts), so
+ * - worker-backed runtime (split mode's API processes, WorkerBackedRuntime): the same interface
+ *   forwarded over HTTP to worker processes that hold replicas (model-runtime/worker/
+ *   inference-host.ts serves it; inference-wire.ts is the format). Deploy loads on every live
+ *   worker of the endpoint's kind; infer goes to one holding the endpoint (fewest in flight) and
+ *   fails over when a worker is gone; no worker able to take a call is WorkerUnavailableError
+ *   (RATE_LIMITED, "retry shortly"). Errors cross either boundary as { name, code, message,
+ *   inputIndex } and are rebuilt as the engine's error classes (runtime-messages.ts), so
  *   api/graphql/format-error.ts maps them as if they had been thrown here.
+ * - inference directory: the `inference_worker` rows — each worker process's address, kind and
+ *   the endpoints it holds, kept alive by heartbeats (worker-directory.ts reads them).
+ * - replica: one worker process holding an endpoint loaded. In-process, `minReplicas` is the
+ *   number of concurrent batches on the shared session instead.
  * - item outcome: per input, its output or its own error (batch jobs record both).
  * - device seconds: measured model execution time of a call, what quota accounting bills.
  */

@@ -3,12 +3,7 @@
 // written for the uploader (never a file path). The session is released right away; serving
 // loads it again through the session pool when an endpoint is deployed.
 import { BUILT_IN_HANDLERS, InvalidModelError, inspectModel, type ModelSignature, type RuntimeOptions } from '../engine';
-
-export const HANDLER_NAMES: readonly string[] = Object.keys(BUILT_IN_HANDLERS);
-
-export function isKnownHandler(name: string): boolean {
-  return Object.prototype.hasOwnProperty.call(BUILT_IN_HANDLERS, name);
-}
+import { HANDLER_NAMES, isKnownHandler } from './handler-names';
 
 export async function inspectForHandler(
   bytes: Uint8Array, handler: string, config: Record<string, unknown>, options: RuntimeOptions = {},
@@ -17,6 +12,6 @@ export async function inspectForHandler(
     throw new InvalidModelError(`unknown handler '${handler}'; use one of ${HANDLER_NAMES.join(', ')}`);
   }
   const signature = await inspectModel(bytes, options);
-  BUILT_IN_HANDLERS[handler as keyof typeof BUILT_IN_HANDLERS](config).checkSignature(signature);
+  BUILT_IN_HANDLERS[handler](config).checkSignature(signature);
   return signature;
 }

@@ -1,9 +1,10 @@
-// What crosses the boundary between a runtime's caller and the thread (or, later, the process)
-// that runs the engine: requests, replies, observer events, and errors as plain data rebuilt into
-// the engine's error classes on the other side, so `instanceof`, `code` and `inputIndex` survive.
-import {
-  EngineInputError, EngineOverloadedError, EngineStoppedError, InvalidModelError, type RuntimeOptions,
-} from '../engine';
+// What crosses the boundary between a runtime's caller and the thread (threaded-runtime.ts) or
+// the worker process (worker-backed-runtime.ts) that runs the engine: requests, replies, observer
+// events, and errors as plain data rebuilt into the engine's error classes on the other side, so
+// `instanceof`, `code` and `inputIndex` survive. Imports engine-errors and types only: the API's
+// end of split mode's hop must not load ONNX Runtime.
+import type { RuntimeOptions } from '../engine';
+import { EngineInputError, EngineOverloadedError, EngineStoppedError, InvalidModelError } from '../engine/engine-errors';
 import type { EndpointDeployment, InferOptions } from './inference-runtime';
 
 export interface EngineThreadSettings {

@@ -11,8 +11,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { EngineStoppedError, type ModelSignature } from '../engine';
-import { DeploymentError } from './in-process-runtime';
+// engine-errors and types only: this file runs on the caller's thread, which must not load
+// ONNX Runtime just to talk to the thread that does.
+import type { ModelSignature } from '../engine';
+import { EngineStoppedError } from '../engine/engine-errors';
+import { DeploymentError } from './runtime-errors';
 import type {
   DeployedModel, EndpointDeployment, InferOptions, InferenceObserver, InferenceRuntime, RuntimeInferResult, RuntimeStats,
 } from './inference-runtime';

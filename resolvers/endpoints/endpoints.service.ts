@@ -3,8 +3,8 @@
 // SHARED ones granted to it — and owns the endpoint it deployed; callers pay per request.
 //
 // deployEndpoint answers once the deployment settled (READY or FAILED with the reason): in
-// all-in-one mode loading and warming takes well under a second for the demo models. A runtime
-// that deploys on a worker (split mode) returns the endpoint still DEPLOYING instead.
+// all-in-one mode loading and warming takes well under a second for the demo models; in split
+// mode the API's runtime loads it on the live workers of its kind and answers when they did.
 import { AppError } from '../../core/app-error';
 import { fromGlobalId, toGlobalId } from '../../core/global-id';
 import { Endpoint, EndpointStatus, ModelVersion, TenantRole } from '../../entities';

@@ -5,10 +5,19 @@
 // deployable again, and loaded by the runtime from the blob store like any member's model.
 // Idempotent: a model that exists already is left alone (an operator may have changed it).
 import fs from 'node:fs';
-import { demoModelPaths } from '../../model-runtime/engine';
 import type { InferenceRuntime } from '../../model-runtime/runtime/inference-runtime';
 import type { TenantDatabase } from '../../tenants/tenant-database';
 import type { BlobsService } from '../blobs/blobs.service';
+
+/**
+ * The engine knows where its demo files are, but loading it loads ONNX Runtime: required only
+ * when a file is asked for (seeding, all-in-one), so a split-mode API process that imports this
+ * catalogue never loads it.
+ */
+function demoModelPaths(): { vad: string; ocrDetection: string } {
+  const engine = require('../../model-runtime/engine') as typeof import('../../model-runtime/engine');
+  return engine.demoModelPaths();
+}
 
 export interface DemoModel {
   owner: string;

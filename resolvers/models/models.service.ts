@@ -5,9 +5,11 @@ import type { EntityManager } from 'typeorm';
 import { AppError } from '../../core/app-error';
 import { fromGlobalId, toGlobalId } from '../../core/global-id';
 import { Model, ModelGrant, ModelVersion, TenantRole, Visibility } from '../../entities';
-import { InvalidModelError } from '../../model-runtime/engine';
+// The engine's errors and the handlers' names, never the engine itself: in split mode this runs
+// in API processes, which do not load ONNX Runtime (inspection is the runtime's job).
+import { InvalidModelError } from '../../model-runtime/engine/engine-errors';
+import { HANDLER_NAMES, isKnownHandler } from '../../model-runtime/runtime/handler-names';
 import type { InferenceRuntime } from '../../model-runtime/runtime/inference-runtime';
-import { HANDLER_NAMES, isKnownHandler } from '../../model-runtime/runtime/model-inspection';
 import type { AuditLog } from '../../tenants/audit-log';
 import { requireRole, requireTenant, type RequestScope } from '../../tenants/request-scope';
 import { returning } from '../../tenants/sql';

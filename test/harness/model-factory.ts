@@ -1,8 +1,8 @@
 // Small factories for tests that need a model endpoint: upload an ONNX file as a blob, register
 // it, deploy it, wait until it is READY — through the public API, as a member would.
-import type { TestPlatform } from './test-platform';
+import type { ApiClient } from './test-platform';
 
-export async function uploadBlob(tp: TestPlatform, username: string, tenant: string, bytes: Uint8Array, contentType = 'application/octet-stream'): Promise<string> {
+export async function uploadBlob(tp: ApiClient, username: string, tenant: string, bytes: Uint8Array, contentType = 'application/octet-stream'): Promise<string> {
   const res = await fetch(`${tp.url}/v1/blobs`, {
     method: 'POST',
     headers: { authorization: `Bearer ${await tp.token(username)}`, 'x-tenant': tenant, 'content-type': contentType },
@@ -20,7 +20,7 @@ export interface DeployedEndpoint {
 }
 
 export async function deployTensorEndpoint(
-  tp: TestPlatform,
+  tp: ApiClient,
   username: string,
   tenant: string,
   name: string,

@@ -23,7 +23,30 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
-export class TestPlatform {
+/** What tests call an API process through: this platform's, or another process on its database. */
+export interface ApiClient {
+  readonly url: string;
+  token(username: string, password?: string): Promise<string>;
+  gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, opts?: CallOptions): Promise<GraphQLResponse<T>>;
+  as<T = Record<string, any>>(username: string, query: string, variables?: Record<string, unknown>, tenant?: string): Promise<T>;
+}
+
+async function postGraphQL<T>(url: string, query: string, variables: Record<string, unknown>, opts: CallOptions): Promise<GraphQLResponse<T>> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...opts.headers };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  if (opts.tenant) headers['x-tenant'] = opts.tenant;
+  const res = await fetch(`${url}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+  const body = (await res.json()) as { data?: T; errors?: GraphQLResponse['errors'] };
+  return { status: res.status, data: body.data, errors: body.errors, headers: res.headers };
+}
+
+async function asUser<T>(client: ApiClient, username: string, query: string, variables: Record<string, unknown>, tenant?: string): Promise<T> {
+  const res = await client.gql<T>(query, variables, { token: await client.token(username), tenant });
+  if (res.errors?.length) throw new Error(`${username}: ${JSON.stringify(res.errors)}`);
+  return res.data as T;
+}
+
+export class TestPlatform implements ApiClient {
   private readonly tokens = new Map<string, string>();
 
   constructor(
@@ -56,20 +79,24 @@ export class TestPlatform {
     return body.access_token;
   }
 
-  async gql<T = Record<string, any>>(query: string, variables: Record<string, unknown> = {}, opts: CallOptions = {}): Promise<GraphQLResponse<T>> {
-    const headers: Record<string, string> = { 'content-type': 'application/json', ...opts.headers };
-    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-    if (opts.tenant) headers['x-tenant'] = opts.tenant;
-    const res = await fetch(`${this.url}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
-    const body = (await res.json()) as { data?: T; errors?: GraphQLResponse['errors'] };
-    return { status: res.status, data: body.data, errors: body.errors, headers: res.headers };
+  gql<T = Record<string, any>>(query: string, variables: Record<string, unknown> = {}, opts: CallOptions = {}): Promise<GraphQLResponse<T>> {
+    return postGraphQL<T>(this.url, query, variables, opts);
   }
 
   /** gql as a demo user, failing the test on any GraphQL error. */
-  async as<T = Record<string, any>>(username: string, query: string, variables: Record<string, unknown> = {}, tenant?: string): Promise<T> {
-    const res = await this.gql<T>(query, variables, { token: await this.token(username), tenant });
-    if (res.errors?.length) throw new Error(`${username}: ${JSON.stringify(res.errors)}`);
-    return res.data as T;
+  as<T = Record<string, any>>(username: string, query: string, variables: Record<string, unknown> = {}, tenant?: string): Promise<T> {
+    return asUser<T>(this, username, query, variables, tenant);
+  }
+
+  /** The same users (tokens of this platform's realm) against another API process on its database. */
+  at(url: string): ApiClient {
+    const client: ApiClient = {
+      url,
+      token: (username, password) => this.token(username, password),
+      gql: (query, variables = {}, opts = {}) => postGraphQL(url, query, variables, opts),
+      as: (username, query, variables = {}, tenant) => asUser(client, username, query, variables, tenant),
+    };
+    return client;
   }
 
   /** A graphql-ws client; `connectionParams` as the contract names them. */
