@@ -25,11 +25,6 @@ import { InferenceService } from '../resolvers/endpoints/inference.service';
 import { UsageMeter } from '../resolvers/endpoints/usage-meter';
 import { ModelsService } from '../resolvers/models/models.service';
 import { EndpointDeployer } from '../model-runtime/runtime/endpoint-deployer';
-import type { InferenceRuntime } from '../model-runtime/runtime/inference-runtime';
-import { ThreadedRuntime } from '../model-runtime/runtime/threaded-runtime';
-import { WorkerBackedRuntime } from '../model-runtime/runtime/worker-backed-runtime';
-import { WorkerDirectory } from '../model-runtime/runtime/worker-directory';
-import { InferenceHost } from '../model-runtime/worker/inference-host';
 import { PerItemCostTracker } from '../model-runtime/runtime/per-item-cost';
 import { ClusterService } from '../resolvers/cluster/cluster.service';
 import { JobsService } from '../resolvers/jobs/jobs.service';
@@ -60,6 +55,8 @@ import { healthRoutes } from './health';
 import { dashboardRoutes } from './dashboard-routes';
 import { startJobsSubsystem, type JobsSubsystem } from './jobs-subsystem';
 import { Metrics } from './metrics';
+import { createModelRuntime } from './model-runtime-setup';
+import type { InferenceRuntime } from '../model-runtime/runtime/inference-runtime';
 
 export interface Platform {
   config: Config;
@@ -153,47 +150,8 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     const blobs = new BlobsService(db, blobStore, config.blobMaxBytes);
     const ledger = new QuotaLedger();
     const identities = new IdentityService(db);
-    // Models and endpoints: all-in-one and worker processes run the engine for their accelerator
-    // kind on a thread of its own (INFERENCE_THREAD=false keeps it on this thread), and a worker
-    // serves it to API processes too (InferenceHost). Split mode's API processes forward every
-    // call to those workers (WorkerBackedRuntime) and never load ONNX Runtime.
-    const split = config.inference.split;
-    const splitSecret = config.mode === 'all-in-one' ? '' : split.secret ?? secretFromDataDir(config.dataDir, 'inference');
-    let inferenceHost: InferenceHost | undefined;
-    let runtime: InferenceRuntime;
-    if (config.mode === 'api') {
-      runtime = new WorkerBackedRuntime({
-        directory: new WorkerDirectory(db, { liveSeconds: config.jobs.deviceTimeoutSeconds, maxAgeMs: 1000 }),
-        secret: splitSecret,
-        timeoutMs: split.forwardTimeoutMs,
-        loadTimeoutMs: Math.max(split.forwardTimeoutMs, 300_000),
-        maxRequestBytes: split.maxRequestBytes,
-        suspectMs: config.jobs.deviceTimeoutSeconds * 1000,
-        observer: metrics.inferenceObserver(),
-        log,
-      });
-    } else {
-      const runtimeOptions = {
-        executionProviders: config.inference.executionProviders,
-        intraOpNumThreads: config.inference.intraOpThreads || undefined,
-      };
-      const runtimeSettings = {
-        loadModel: (sha256: string) => blobs.storedBytes(sha256),
-        accelerators: [config.jobs.workerKind],
-        maxSessions: config.inference.maxSessions,
-        maxQueueSize: config.inference.maxQueueSize,
-        observer: metrics.inferenceObserver(),
-      };
-      const local: InferenceRuntime = config.inference.thread
-        ? new ThreadedRuntime({ ...runtimeSettings, runtime: runtimeOptions, onThreadExit: (code) => log.error({ code }, 'model runtime thread stopped') })
-        : new (inProcessRuntime())({ ...runtimeSettings, runtime: { ...runtimeOptions, onWarning: (message: string) => log.warn(message) } });
-      runtime = config.mode === 'worker' ? (inferenceHost = new InferenceHost(local, db, {
-        node: config.jobs.workerNode, kind: config.jobs.workerKind, listenHost: split.listenHost, listenPort: split.listenPort,
-        advertiseUrl: split.advertiseUrl, secret: splitSecret, maxRequestBytes: split.maxRequestBytes, maxModelBytes: config.blobMaxBytes,
-        heartbeatSeconds: config.jobs.heartbeatSeconds, deviceTimeoutSeconds: config.jobs.deviceTimeoutSeconds,
-        shutdownGraceMs: config.shutdownGraceMs, log,
-      })) : local;
-    }
+    // Models and endpoints: which runtime this process uses depends on its mode (model-runtime-setup.ts).
+    const { runtime, inferenceHost } = createModelRuntime(config, { db, blobs, metrics, log });
     closers.push(() => runtime.close());
     const deployer = new EndpointDeployer(db, runtime, log);
     const costs = new PerItemCostTracker(db, log);
@@ -322,12 +280,4 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     await closeAll();
     throw err;
   }
-}
-
-/**
- * The engine on this very thread (INFERENCE_THREAD=false). Required, not imported: loading it
- * loads ONNX Runtime, which split mode's API processes must never do.
- */
-function inProcessRuntime(): typeof import('../model-runtime/runtime/in-process-runtime').InProcessRuntime {
-  return (require('../model-runtime/runtime/in-process-runtime') as typeof import('../model-runtime/runtime/in-process-runtime')).InProcessRuntime;
 }
