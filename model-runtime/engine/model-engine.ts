@@ -1,8 +1,8 @@
 import type { InferenceSession } from 'onnxruntime-node';
 import { BatchSession } from './batch-session';
-import { BatchEvent, DynamicBatcher } from './dynamic-batcher';
+import { BatchEvent, DynamicBatcher, StepExecutor } from './dynamic-batcher';
 import { EngineInputError, EngineOverloadedError, EngineStoppedError, InvalidModelError } from './engine-errors';
-import { Handler, HandlerFactory } from './handler';
+import { Handler, HandlerFactory, Stepwise } from './handler';
 import { BUILT_IN_HANDLERS, createHandler } from './handler-registry';
 import { ModelRegistration, SessionPool, SessionPoolOptions, SessionPoolStats } from './session-pool';
 import { ModelSignature, signatureOf } from './tensor-spec';
@@ -23,6 +23,12 @@ export interface DeployOptions {
   maxQueueDelayMs?: number;
   maxQueueSize?: number;
   replicas?: number;
+  /**
+   * For stepwise handlers (vad): items join a running batch between steps and leave when done
+   * (default). false batches whole requests as for other handlers, each batch running until its
+   * longest item ends.
+   */
+  continuous?: boolean;
 }
 
 export interface DeployedEndpoint {
@@ -96,9 +102,10 @@ export class ModelEngine {
       await handler.close?.();
       throw error;
     }
+    const stepwise = options.continuous === false ? undefined : handler.stepwise;
     endpoint.batcher = new DynamicBatcher(
       { endpoint: endpointKey, ...limits },
-      (items) => this.execute(endpoint, items),
+      { runBatch: (items) => this.execute(endpoint, items), steps: stepwise && this.stepExecutor(endpoint, stepwise) },
       this.options.onBatch,
     );
     const previous = this.endpoints.get(endpointKey);
@@ -204,6 +211,23 @@ export class ModelEngine {
     } finally {
       lease.release();
     }
+  }
+
+  private stepExecutor(endpoint: Endpoint, stepwise: Stepwise<unknown, unknown, unknown>): StepExecutor<unknown, unknown> {
+    return {
+      stepwise,
+      open: async () => {
+        const lease = await this.pool.acquire(endpoint.registration.key);
+        return {
+          step: async (active) => {
+            const session = new BatchSession(lease.session, endpoint.registration.signature, active.length);
+            await stepwise.step((feeds) => session.run(feeds), active);
+            return session.deviceSeconds;
+          },
+          release: () => lease.release(),
+        };
+      },
+    };
   }
 
   /**

@@ -2,14 +2,16 @@ import { Tensor } from 'onnxruntime-node';
 import { VAD_SAMPLE_RATE, decodeWav } from './audio-decoding';
 import { BatchSession } from './batch-session';
 import { EngineInputError, InvalidModelError, errorMessage } from './engine-errors';
-import { Handler } from './handler';
+import { Handler, StepRun, Stepwise } from './handler';
 import { mediaBytes } from './media-input';
+import { runStepsToEnd } from './stepwise-batch';
 import { ModelSignature, TensorSpec, describeSignature } from './tensor-spec';
 import { DEFAULT_SEGMENTS, Segment, SegmentSettings, speechSegments } from './vad-segments';
 
 /** Silero VAD v4 at 16 kHz: 512-sample windows (32 ms), LSTM state of 2 layers × 64. */
 const WINDOW = 512;
 const STATE = 2 * 64;
+const SAMPLE_RATE = new Tensor('int64', BigInt64Array.from([BigInt(VAD_SAMPLE_RATE)]), []);
 
 export interface VadHandlerConfig extends Partial<SegmentSettings> {
   maxSeconds?: number;
@@ -22,6 +24,15 @@ export interface VadItem {
 
 export interface VadOutput {
   segments: Segment[];
+}
+
+/** A clip part-way through: the windows it has taken and the LSTM state it carries to the next. */
+interface VadClip {
+  samples: Float32Array;
+  next: number;
+  probabilities: Float32Array;
+  h: Float32Array;
+  c: Float32Array;
 }
 
 export class VadHandler implements Handler<VadItem, VadOutput> {
@@ -62,53 +73,63 @@ export class VadHandler implements Handler<VadItem, VadOutput> {
 
   /**
    * Clips advance window by window together as one [B, 512] run, each carrying its own LSTM
-   * state slice; a clip leaves the batch when it runs out of windows. The per-run cost on CPU is
-   * mostly fixed overhead, so this is where batching pays even on two cores.
+   * state slice. The per-run cost on CPU is mostly fixed overhead, so this is where batching pays
+   * even on two cores — and why clips join and leave between windows (`stepwise`) rather than
+   * waiting for the longest clip of a batch.
    */
-  async runBatch(session: BatchSession, items: VadItem[]): Promise<Array<VadOutput | Error>> {
-    const windows = items.map((item) => Math.ceil(item.samples.length / WINDOW));
-    const probabilities = windows.map((n) => new Float32Array(n));
-    const states = items.map(() => ({ h: new Float32Array(STATE), c: new Float32Array(STATE) }));
-    const failed = new Map<number, Error>();
-    const sampleRate = new Tensor('int64', BigInt64Array.from([BigInt(VAD_SAMPLE_RATE)]), []);
-    for (let step = 0; step < Math.max(...windows); step++) {
-      const active = items.map((_, i) => i).filter((i) => step < windows[i] && !failed.has(i));
-      if (!active.length) break;
-      const batch = active.length;
-      const audio = new Float32Array(batch * WINDOW);
-      const h = new Float32Array(2 * batch * 64);
-      const c = new Float32Array(2 * batch * 64);
-      active.forEach((item, b) => {
-        // The final window is zero-padded, as Silero's reference does.
-        audio.set(items[item].samples.subarray(step * WINDOW, (step + 1) * WINDOW), b * WINDOW);
-        for (let layer = 0; layer < 2; layer++) {
-          h.set(states[item].h.subarray(layer * 64, (layer + 1) * 64), (layer * batch + b) * 64);
-          c.set(states[item].c.subarray(layer * 64, (layer + 1) * 64), (layer * batch + b) * 64);
-        }
-      });
-      try {
-        const out = await session.run({
-          input: new Tensor('float32', audio, [batch, WINDOW]),
-          sr: sampleRate,
-          h: new Tensor('float32', h, [2, batch, 64]),
-          c: new Tensor('float32', c, [2, batch, 64]),
-        }, active);
-        const speech = out.output.data as Float32Array;
-        const hn = out.hn.data as Float32Array;
-        const cn = out.cn.data as Float32Array;
-        active.forEach((item, b) => {
-          probabilities[item][step] = speech[b];
-          for (let layer = 0; layer < 2; layer++) {
-            states[item].h.set(hn.subarray((layer * batch + b) * 64, (layer * batch + b + 1) * 64), layer * 64);
-            states[item].c.set(cn.subarray((layer * batch + b) * 64, (layer * batch + b + 1) * 64), layer * 64);
-          }
-        });
-      } catch (error) {
-        for (const item of active) failed.set(item, new EngineInputError(`voice activity detection failed: ${errorMessage(error)}`));
+  readonly stepwise: Stepwise<VadItem, VadOutput, VadClip> = {
+    begin: ({ samples }) => ({
+      samples,
+      next: 0,
+      probabilities: new Float32Array(Math.ceil(samples.length / WINDOW)),
+      h: new Float32Array(STATE),
+      c: new Float32Array(STATE),
+    }),
+    step: (run, clips) => this.step(run, clips),
+    done: (clip) => clip.next === clip.probabilities.length,
+    output: (clip) => ({
+      segments: speechSegments(clip.probabilities, WINDOW, clip.samples.length, VAD_SAMPLE_RATE, this.settings),
+    }),
+  };
+
+  runBatch(session: BatchSession, items: VadItem[]): Promise<Array<VadOutput | Error>> {
+    return runStepsToEnd(this.stepwise, session, items);
+  }
+
+  private async step(run: StepRun, clips: VadClip[]): Promise<void> {
+    const batch = clips.length;
+    const audio = new Float32Array(batch * WINDOW);
+    const h = new Float32Array(2 * batch * 64);
+    const c = new Float32Array(2 * batch * 64);
+    clips.forEach((clip, b) => {
+      // The final window is zero-padded, as Silero's reference does.
+      audio.set(clip.samples.subarray(clip.next * WINDOW, (clip.next + 1) * WINDOW), b * WINDOW);
+      for (let layer = 0; layer < 2; layer++) {
+        h.set(clip.h.subarray(layer * 64, (layer + 1) * 64), (layer * batch + b) * 64);
+        c.set(clip.c.subarray(layer * 64, (layer + 1) * 64), (layer * batch + b) * 64);
       }
+    });
+    let out: Awaited<ReturnType<StepRun>>;
+    try {
+      out = await run({
+        input: new Tensor('float32', audio, [batch, WINDOW]),
+        sr: SAMPLE_RATE,
+        h: new Tensor('float32', h, [2, batch, 64]),
+        c: new Tensor('float32', c, [2, batch, 64]),
+      });
+    } catch (error) {
+      throw new EngineInputError(`voice activity detection failed: ${errorMessage(error)}`);
     }
-    return items.map((item, i) => failed.get(i) ?? {
-      segments: speechSegments(probabilities[i], WINDOW, item.samples.length, VAD_SAMPLE_RATE, this.settings),
+    const speech = out.output.data as Float32Array;
+    const hn = out.hn.data as Float32Array;
+    const cn = out.cn.data as Float32Array;
+    clips.forEach((clip, b) => {
+      clip.probabilities[clip.next] = speech[b];
+      clip.next += 1;
+      for (let layer = 0; layer < 2; layer++) {
+        clip.h.set(hn.subarray((layer * batch + b) * 64, (layer * batch + b + 1) * 64), layer * 64);
+        clip.c.set(cn.subarray((layer * batch + b) * 64, (layer * batch + b + 1) * 64), layer * 64);
+      }
     });
   }
 }
