@@ -47,6 +47,7 @@ export function createModelRuntime(config: Config, { db, blobs, metrics, log }: 
     const runtimeOptions = {
       executionProviders: config.inference.executionProviders,
       intraOpNumThreads: config.inference.intraOpThreads || undefined,
+      intraOpSpinning: config.inference.intraOpSpinning,
     };
     const runtimeSettings = {
       loadModel: (sha256: string) => blobs.storedBytes(sha256),

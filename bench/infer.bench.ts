@@ -222,7 +222,8 @@ async function main(): Promise<void> {
     for (const e of [vadOff, tiny]) if (e.status !== 'READY') throw new Error(`deployment failed: ${e.failureReason}`);
 
     // The engine called directly, with the demo endpoints' settings (resolvers/models/demo-models.ts).
-    const engine = new ModelEngine({ intraOpNumThreads: THREADS });
+    // The platform's engine settings: the same threads, and no spinning (ONNX_INTRA_OP_SPINNING's default).
+    const engine = new ModelEngine({ intraOpNumThreads: THREADS, intraOpSpinning: false });
     const paths = demoModelPaths();
     await engine.deploy('ocr', { modelPath: paths.ocrDetection, handler: 'ocr', maxBatchSize: 4, maxQueueDelayMs: 0, maxQueueSize: 4096 });
     await engine.deploy('vad', { modelPath: paths.vad, handler: 'vad', maxBatchSize: 32, maxQueueDelayMs: 2, maxQueueSize: 4096 });

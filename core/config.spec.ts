@@ -24,6 +24,12 @@ describe('loadConfig', () => {
     expect(text).toMatch(/BLOB_MAX_BYTES/);
   });
 
+  it('ONNX Runtime threads do not spin unless asked to; the switch is validated', () => {
+    expect(loadConfig({}).inference.intraOpSpinning).toBe(false);
+    expect(loadConfig({ ONNX_INTRA_OP_SPINNING: 'true' }).inference.intraOpSpinning).toBe(true);
+    expect(() => loadConfig({ ONNX_INTRA_OP_SPINNING: 'yes' })).toThrow(/ONNX_INTRA_OP_SPINNING="yes": expected one of true, false/);
+  });
+
   it('split mode requires an external database and Keycloak', () => {
     expect(() => loadConfig({}, 'api')).toThrow(/MODE=api needs DATABASE_URL[\s\S]*MODE=api needs KEYCLOAK_URL/);
     expect(loadConfig({ DATABASE_URL: 'postgres://u@h/db', KEYCLOAK_URL: 'http://kc:8080/' }, 'worker')).toMatchObject({

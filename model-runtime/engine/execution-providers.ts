@@ -5,6 +5,12 @@ export interface RuntimeOptions {
   /** In preference order, e.g. ['cuda', 'cpu']. Unavailable providers are dropped with a warning. */
   executionProviders?: string[];
   intraOpNumThreads?: number;
+  /**
+   * Let idle intra-op threads spin for new work (ONNX Runtime's default). Off unless asked for:
+   * on a machine whose cores also serve the API, the database and clients, spinning threads
+   * compete with them and slow every parallel step down.
+   */
+  intraOpSpinning?: boolean;
   onWarning?: (message: string) => void;
 }
 
@@ -58,5 +64,6 @@ export async function sessionOptions(options: RuntimeOptions): Promise<ort.Infer
     executionMode: 'sequential',
     // Run failures reach the caller as exceptions; ONNX Runtime's own stderr copy is noise.
     logSeverityLevel: 4,
+    extra: { session: { intra_op: { allow_spinning: options.intraOpSpinning ? '1' : '0' } } },
   };
 }
