@@ -125,7 +125,13 @@ class Client {
    */
   async post(user: string, body: string): Promise<any> {
     const token = await this.token(user);
-    const text = await new Promise<string>((resolve, reject) => {
+    const answer = JSON.parse(await this.send(token, body)) as { data?: any; errors?: unknown[] };
+    if (answer.errors) throw new Error(JSON.stringify(answer.errors));
+    return answer.data;
+  }
+
+  private send(token: string, body: string, retried = false): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
       const req = http.request(`${this.platform.url}/graphql`, {
         method: 'POST',
         agent: this.agent,
@@ -136,12 +142,14 @@ class Client {
         res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
         res.on('error', reject);
       });
-      req.on('error', reject);
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        // A kept-alive socket the server closed for idleness just as it was reused: send again
+        // once on a fresh one (the pattern node:http documents for reusedSocket).
+        if (!retried && req.reusedSocket && error.code === 'ECONNRESET') resolve(this.send(token, body, true));
+        else reject(error);
+      });
       req.end(body);
     });
-    const answer = JSON.parse(text) as { data?: any; errors?: unknown[] };
-    if (answer.errors) throw new Error(JSON.stringify(answer.errors));
-    return answer.data;
   }
 
   async upload(user: string, bytes: Uint8Array): Promise<string> {

@@ -2,10 +2,9 @@
 // cluster; one is killed with SIGKILL in the middle of a shard. The shard's lease lapses, the
 // scheduler re-runs it on the other worker, and the job ends with exactly one result per item
 // and a charge equal to the device time of the shards that were committed — nothing twice.
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { ledgerViolations } from '../tenants/ledger-invariants';
 import { deployTensorEndpoint } from './harness/model-factory';
+import { kill, spawnPlatform, type PlatformChild } from './harness/platform-processes';
 import { slowItem, slowModel } from './harness/slow-model';
 import { startTestPlatform, type TestPlatform } from './harness/test-platform';
 import { until } from './harness/wait';
@@ -13,34 +12,15 @@ import { until } from './harness/wait';
 jest.setTimeout(180_000);
 
 let tp: TestPlatform;
-const workers: ChildProcess[] = [];
-const root = path.resolve(__dirname, '..');
+const workers: PlatformChild[] = [];
 
-function startWorker(node: string): ChildProcess {
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', path.join(root, 'api/main.ts'), 'worker'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: tp.database.ownerUrl,
-      KEYCLOAK_URL: tp.url,
-      DATA_DIR: tp.dataDir,
-      WORKER_NODE: node,
-      WORKER_SLOTS: '1',
-      SHARD_LEASE_SECONDS: '3',
-      HEARTBEAT_SECONDS: '1',
-      DEVICE_TIMEOUT_SECONDS: '3',
-      SWC_NODE_PROJECT: path.join(root, 'tsconfig.json'),
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+async function startWorker(node: string): Promise<PlatformChild> {
+  const worker = await spawnPlatform(tp, 'worker', {
+    WORKER_NODE: node, WORKER_SLOTS: '1', SHARD_LEASE_SECONDS: '3', HEARTBEAT_SECONDS: '1', DEVICE_TIMEOUT_SECONDS: '3',
   });
-  workers.push(child);
-  return child;
+  workers.push(worker);
+  return worker;
 }
-
 
 const sql = <T = any>(query: string, params: unknown[] = []) =>
   tp.platform.db.withSystem('test: inspect', (em) => em.query(query, params)) as Promise<T[]>;
@@ -49,14 +29,13 @@ beforeAll(async () => {
   tp = await startTestPlatform({ env: { WORKER_SLOTS: '0', SCHEDULER_TICK_MS: '200', SHARD_LEASE_SECONDS: '3', DEVICE_TIMEOUT_SECONDS: '3', MAX_SHARD_ITEMS: '40' } });
 });
 afterAll(async () => {
-  for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+  await Promise.all(workers.map(kill));
   await tp?.close();
 });
 
 it('re-runs the shard of a SIGKILLed worker elsewhere; results and charges recorded once', async () => {
   const { endpointId } = await deployTensorEndpoint(tp, 'alice', 'casia', 'slow-matmul', slowModel(), { maxBatchSize: 4 });
-  const w1 = startWorker('crash-w1');
-  startWorker('crash-w2');
+  const [w1] = await Promise.all([startWorker('crash-w1'), startWorker('crash-w2')]);
   await until('two live devices', async () => (await sql(`SELECT count(*)::int AS n FROM device WHERE node LIKE 'crash-%'`))[0].n === 2);
 
   const items = 240;
@@ -67,7 +46,7 @@ it('re-runs the shard of a SIGKILLed worker elsewhere; results and charges recor
   // Wait until w1 is running a shard, then kill it without warning.
   const victim = await until('a shard running on crash-w1', async () =>
     (await sql(`SELECT id, attempt FROM job_shard WHERE job_id = $1 AND node = 'crash-w1' AND status = 'RUNNING'`, [jobId]))[0]);
-  w1.kill('SIGKILL');
+  await kill(w1);
 
   const job = await until('the job to finish', async () => {
     const [row] = await sql(`SELECT status, done_items, failed_items, charged_milli, attempts FROM job WHERE id = $1`, [jobId]);
