@@ -8,8 +8,10 @@ export const CHANNELS = {
   jobEvent: 'alliance_job_event',
   schedule: 'alliance_schedule',
   dispatch: 'alliance_dispatch',
+  /** Also sent by the SQL function app_infer_charge, by this name (migrations/1765094400000-hot-path-functions.ts). */
   quota: 'alliance_quota',
-  /** A user's memberships changed (payload: the user id; '*': a tenant's slug changed or it went). */
+  /** A user's memberships changed (payload: the user id; '*': a tenant's slug changed or it went). Sent by
+   *  the trigger notify_membership_change, by this name. */
   membership: 'alliance_membership',
 } as const;
 

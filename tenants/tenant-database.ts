@@ -14,6 +14,15 @@ export interface IdentitySettings {
   isAllianceAdmin?: boolean;
 }
 
+function identityOf(scope: RequestScope): IdentitySettings {
+  return { userId: scope.user.id, tenantId: scope.tenant?.tenantId, isAllianceAdmin: scope.isAllianceAdmin };
+}
+
+/** app.user_id, app.tenant_id, app.alliance_admin as the policies read them ('' = none). */
+function settingValues(identity: IdentitySettings): string[] {
+  return [identity.userId ?? '', identity.tenantId ?? '', identity.isAllianceAdmin ? 'on' : 'off'];
+}
+
 /** The scoped functions callScoped may call. */
 export type HotPathFunction = 'app_rate_limit_charge' | 'app_infer_target' | 'app_infer_charge';
 
@@ -24,10 +33,7 @@ export class TenantDatabase {
   ) {}
 
   withTenant<T>(scope: RequestScope, work: (em: EntityManager) => Promise<T>): Promise<T> {
-    return this.withIdentity(
-      { userId: scope.user.id, tenantId: scope.tenant?.tenantId, isAllianceAdmin: scope.isAllianceAdmin },
-      work,
-    );
+    return this.withIdentity(identityOf(scope), work);
   }
 
   /** Lower level than withTenant, for building the scope itself (user known, tenant not yet). */
@@ -36,7 +42,7 @@ export class TenantDatabase {
       await em.query(
         `SELECT set_config('app.user_id', $1, true), set_config('app.tenant_id', $2, true),
                 set_config('app.alliance_admin', $3, true)`,
-        [identity.userId ?? '', identity.tenantId ?? '', identity.isAllianceAdmin ? 'on' : 'off'],
+        settingValues(identity),
       );
       return work(em);
     });
@@ -50,8 +56,7 @@ export class TenantDatabase {
    * `fn` is a constant of ours, never input.
    */
   async callScoped<T>(scope: RequestScope, fn: HotPathFunction, args: unknown[]): Promise<T[]> {
-    const identity = [scope.user.id, scope.tenant?.tenantId ?? '', scope.isAllianceAdmin ? 'on' : 'off'];
-    const values = [...identity, ...args];
+    const values = [...settingValues(identityOf(scope)), ...args];
     const placeholders = values.map((_, i) => `$${i + 1}`).join(', ');
     // The driver's pool directly: TypeORM's per-query runner, logging and subscriber broadcast
     // cost more than the statement on this path.

@@ -169,7 +169,7 @@ class VerifiedTokenCache {
 
   constructor(private readonly maxAgeMs: number) {
     this.cache = maxAgeMs > 0
-      ? new LRUCache({ max: 10_000, maxSize: 64 * 1024 * 1024, sizeCalculation: (_, token) => token.length, ttlAutopurge: false })
+      ? new LRUCache({ max: 10_000, maxSize: 64 * 1024 * 1024, sizeCalculation: (_, token) => token.length })
       : undefined;
   }
 

@@ -26,7 +26,7 @@
 // following a tenant that calls `infer` hundreds of times a second needs the totals, not a
 // message per call (and every NOTIFY serialises commits on a global lock).
 import { periodOf, type QuotaLedger } from '../../tenants/quota-ledger';
-import { CHANNELS } from '../../tenants/job-events';
+import { CHANNELS, notify } from '../../tenants/job-events';
 import type { RequestScope } from '../../tenants/request-scope';
 import type { TenantDatabase } from '../../tenants/tenant-database';
 
@@ -94,7 +94,7 @@ export class UsageMeter {
         last.trailing = undefined;
         last.at = Date.now();
         void this.db.withSystem('tell a tenant\'s quotaChanged subscribers that sync charges moved its balance',
-          (em) => em.query(`SELECT pg_notify($1, $2)`, [CHANNELS.quota, tenantId])).catch(() => undefined);
+          (em) => notify(em, CHANNELS.quota, tenantId)).catch(() => undefined);
       }, NOTIFY_INTERVAL_MS - (now - last.at));
       last.trailing.unref();
     }
