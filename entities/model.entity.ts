@@ -1,5 +1,6 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import type { Modality, Visibility } from './dataset.entity';
+import { TenantGrant } from './tenant-grant';
 
 /** A named model owned by one tenant; its ONNX files live in numbered, immutable versions. */
 @Entity({ name: 'model' })
@@ -43,29 +44,7 @@ export class Model {
 
 /** Read (and call) access to a SHARED model for one other tenant, optionally until a time. */
 @Entity({ name: 'model_grant' })
-export class ModelGrant {
-  @PrimaryGeneratedColumn('uuid')
-  id: string;
-
+export class ModelGrant extends TenantGrant {
   @Column({ name: 'model_id', type: 'uuid' })
   modelId: string;
-
-  /** The model's owner. */
-  @Column({ name: 'tenant_id', type: 'uuid' })
-  tenantId: string;
-
-  @Column({ name: 'grantee_tenant_id', type: 'uuid' })
-  granteeTenantId: string;
-
-  @Column({ type: 'text', nullable: true })
-  purpose: string | null;
-
-  @Column({ name: 'expires_at', type: 'timestamptz', nullable: true })
-  expiresAt: Date | null;
-
-  @Column({ name: 'created_by', type: 'uuid', nullable: true })
-  createdBy: string | null;
-
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
-  createdAt: Date;
 }

@@ -6,6 +6,7 @@ import {
   type AccessRequest, type AuditEvent, type Dataset, type DatasetGrant, type DatasetItem, type DatasetVersion,
 } from '../../entities';
 import { ConnectionType, PageArgs } from '../common/connection';
+import { GrantNodeFields, grantFields } from '../common/grant.types';
 import { Node } from '../common/node.types';
 
 // Modality and Visibility are shared with the model registry: registered once, here.
@@ -107,25 +108,11 @@ export class DatasetItemNode {
 }
 
 @ObjectType('DatasetGrant', { implements: Node })
-export class DatasetGrantNode extends Node {
-  @Field(() => String, { nullable: true })
-  purpose: string | null;
-
-  @Field(() => Date, { nullable: true })
-  expiresAt: Date | null;
-
-  @Field()
-  createdAt: Date;
-
-  uuid: string;
+export class DatasetGrantNode extends GrantNodeFields {
   datasetId: string;
-  granteeTenantId: string;
 
   static from(g: DatasetGrant): DatasetGrantNode {
-    return Object.assign(new DatasetGrantNode(), {
-      id: toGlobalId('DatasetGrant', g.id), uuid: g.id, datasetId: g.datasetId, granteeTenantId: g.granteeTenantId,
-      purpose: g.purpose, expiresAt: g.expiresAt, createdAt: g.createdAt,
-    });
+    return Object.assign(new DatasetGrantNode(), { ...grantFields('DatasetGrant', g), datasetId: g.datasetId });
   }
 }
 

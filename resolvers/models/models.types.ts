@@ -3,6 +3,7 @@ import { JSONResolver } from 'graphql-scalars';
 import { toGlobalId } from '../../core/global-id';
 import { Modality, Visibility, type Model, type ModelGrant, type ModelVersion, type TensorSignatureEntry } from '../../entities';
 import { ConnectionType, PageArgs } from '../common/connection';
+import { GrantNodeFields, grantFields } from '../common/grant.types';
 import { Node } from '../common/node.types';
 // Modality and Visibility are registered as GraphQL enums once, by the datasets feature.
 import '../datasets/datasets.types';
@@ -106,25 +107,11 @@ export class ModelVersionNode extends Node {
 }
 
 @ObjectType('ModelGrant', { implements: Node, description: 'Access to a SHARED model (listing, deploying, calling) for one other tenant.' })
-export class ModelGrantNode extends Node {
-  @Field(() => String, { nullable: true })
-  purpose: string | null;
-
-  @Field(() => Date, { nullable: true })
-  expiresAt: Date | null;
-
-  @Field()
-  createdAt: Date;
-
-  uuid: string;
+export class ModelGrantNode extends GrantNodeFields {
   modelId: string;
-  granteeTenantId: string;
 
   static from(g: ModelGrant): ModelGrantNode {
-    return Object.assign(new ModelGrantNode(), {
-      id: toGlobalId('ModelGrant', g.id), uuid: g.id, modelId: g.modelId, granteeTenantId: g.granteeTenantId,
-      purpose: g.purpose, expiresAt: g.expiresAt, createdAt: g.createdAt,
-    });
+    return Object.assign(new ModelGrantNode(), { ...grantFields('ModelGrant', g), modelId: g.modelId });
   }
 }
 
