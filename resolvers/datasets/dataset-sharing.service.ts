@@ -15,6 +15,7 @@
 // before it expires (approval renews the one grant it has). Only a second PENDING request for the
 // same dataset is a CONFLICT.
 import type { EntityManager } from 'typeorm';
+import { MAX_PURPOSE, grantTerms } from '../common/grant-terms';
 import { AppError } from '../../core/app-error';
 import { fromGlobalId, toGlobalId } from '../../core/global-id';
 import { AccessRequest, AccessRequestStatus, Dataset, DatasetGrant, TenantRole, Visibility } from '../../entities';
@@ -28,7 +29,6 @@ import {
 } from './datasets.types';
 import { tenantBySlug } from './tenant-directory';
 
-const MAX_PURPOSE = 500;
 const MAX_REASON = 2000;
 
 export class DatasetSharingService {
@@ -41,14 +41,7 @@ export class DatasetSharingService {
   async share(scope: RequestScope, input: ShareDatasetInput): Promise<DatasetGrantNode> {
     const tenant = requireRole(scope, TenantRole.ADMIN, 'shareDataset');
     const datasetId = fromGlobalId(input.datasetId, 'Dataset');
-    const slug = input.tenantSlug.trim();
-    const purpose = input.purpose?.trim() || null;
-    const expiresAt = input.expiresAt ?? null;
-    if (slug === tenant.slug) throw AppError.badInput(`a dataset cannot be shared with its own tenant (${slug})`);
-    if (purpose && purpose.length > MAX_PURPOSE) throw AppError.badInput(`purpose must be at most ${MAX_PURPOSE} characters`);
-    if (expiresAt && expiresAt.getTime() <= Date.now()) {
-      throw AppError.badInput(`expiresAt ${expiresAt.toISOString()} is in the past; a grant must expire in the future`);
-    }
+    const { slug, purpose, expiresAt } = grantTerms(tenant, 'dataset', input);
     return this.db.withTenant(scope, async (em) => {
       const dataset = await datasetForWrite(em, tenant, datasetId, input.datasetId, 'shareDataset');
       this.assertShareable(dataset);

@@ -2,6 +2,7 @@
 // against its handler), and share SHARED models with other tenants. What a tenant may list is
 // row-level security's decision (own, ALLIANCE, SHARED with a live grant).
 import type { EntityManager } from 'typeorm';
+import { grantTerms } from '../common/grant-terms';
 import { AppError } from '../../core/app-error';
 import { fromGlobalId, toGlobalId } from '../../core/global-id';
 import { Model, ModelGrant, ModelVersion, TenantRole, Visibility } from '../../entities';
@@ -20,7 +21,6 @@ import { tenantBySlug } from '../datasets/tenant-directory';
 import { CONTROL, memberHandlerConfig, modelForWrite } from './model-policy';
 import { ModelGrantNode, ModelNode, ModelVersionNode, type CreateModelInput, type CreateModelVersionInput, type ModelsArgs, type ShareModelInput } from './models.types';
 
-const MAX_PURPOSE = 500;
 
 export interface ModelsServiceOptions {
   /** Largest ONNX file accepted (bytes). */
@@ -126,14 +126,7 @@ export class ModelsService {
   async share(scope: RequestScope, input: ShareModelInput): Promise<ModelGrantNode> {
     const tenant = requireRole(scope, TenantRole.ADMIN, 'shareModel');
     const modelId = fromGlobalId(input.modelId, 'Model');
-    const slug = input.tenantSlug.trim();
-    const purpose = input.purpose?.trim() || null;
-    const expiresAt = input.expiresAt ?? null;
-    if (slug === tenant.slug) throw AppError.badInput(`a model cannot be shared with its own tenant (${slug})`);
-    if (purpose && purpose.length > MAX_PURPOSE) throw AppError.badInput(`purpose must be at most ${MAX_PURPOSE} characters`);
-    if (expiresAt && expiresAt.getTime() <= Date.now()) {
-      throw AppError.badInput(`expiresAt ${expiresAt.toISOString()} is in the past; a grant must expire in the future`);
-    }
+    const { slug, purpose, expiresAt } = grantTerms(tenant, 'model', input);
     return this.db.withTenant(scope, async (em) => {
       const model = await modelForWrite(em, tenant, modelId, input.modelId, 'shareModel');
       if (model.visibility !== Visibility.SHARED) {
