@@ -81,6 +81,32 @@ describe('QueryCost', () => {
       .toThrow(expect.objectContaining({ code: ErrorCode.BAD_USER_INPUT }));
   });
 
+  it('remembers a document’s cost per page size and condition, never across them', () => {
+    // One QueryCost and one DocumentNode, as Apollo's document store hands them out.
+    const costs = new QueryCost(schema, 1_000, 10);
+    const document = parse(`query($n: Int, $members: Boolean!, $slug: String) {
+      tenants(first: $n) { edges { node { slug members(first: 2) @include(if: $members) { totalCount } } } }
+      tenant(slug: $slug) { slug }
+    }`);
+    const operation = getOperationAST(document)!;
+    const measure = (variables: Record<string, unknown>) => costs.measure(document, operation, variables);
+    expect(measure({ n: 3, members: true, slug: 'a' })).toBe(1 + 3 * 1 + 1);
+    expect(measure({ n: 3, members: true, slug: 'b' })).toBe(1 + 3 * 1 + 1);
+    expect(measure({ n: 30, members: true, slug: 'a' })).toBe(1 + 30 * 1 + 1);
+    expect(measure({ n: 30, members: false, slug: 'a' })).toBe(1 + 1);
+    expect(measure({ n: 3, members: true, slug: 'c' })).toBe(1 + 3 * 1 + 1);
+    // Costing refuses a required argument without a value; so does a remembered cost.
+    expect(() => measure({ n: 3, members: true })).toThrow(/"slug" of required type/);
+    // Variables are still checked on a remembered cost, and the maximum still applies.
+    expect(() => measure({ n: 'three', members: true })).toThrow(AppError);
+    expect(() => measure({ n: 3 })).toThrow(/\$members/);
+    const strict = new QueryCost(schema, 10, 10);
+    expect(strict.measure(document, operation, { n: 5, members: true, slug: 'a' })).toBe(7);
+    expect(strict.measure(document, operation, { n: 5, members: true, slug: 'b' })).toBe(7);
+    expect(() => strict.measure(document, operation, { n: 50, members: true, slug: 'a' })).toThrow(/exceeds the maximum of 10/);
+    expect(() => strict.measure(document, operation, { n: 50, members: true, slug: 'b' })).toThrow(/exceeds the maximum of 10/);
+  });
+
   it('keeps the standard introspection query cheap (its recursion is a validation rule’s job)', () => {
     expect(cost(getIntrospectionQuery())).toBeLessThan(100);
   });

@@ -18,9 +18,10 @@
 // connections (100 × 100 × 100 …), which depth and alias limits alone cannot see. The same
 // number is the rate-limit charge (tenants/rate-limiter.ts), with a minimum of 1 per operation.
 import {
-  GraphQLError, getNamedType, isLeafType, isObjectType, type DocumentNode, type GraphQLNamedType,
-  type GraphQLSchema, type OperationDefinitionNode,
+  GraphQLError, getNamedType, isEnumType, isLeafType, isObjectType, typeFromAST, type DocumentNode,
+  type GraphQLNamedType, type GraphQLSchema, type OperationDefinitionNode,
 } from 'graphql';
+import { getVariableValues } from 'graphql/execution/values';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import { AppError } from '../../../core/app-error';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../../../resolvers/common/connection';
@@ -28,6 +29,10 @@ import { queryTooComplex } from './limit-errors';
 
 /** Fields visited while costing: fragment spreads re-expand, so a few kilobytes could otherwise spin the CPU. */
 const MAX_COSTED_NODES = 10_000;
+/** Costs remembered per document: one per distinct set of cost-relevant variable values. */
+const MAX_COSTS_PER_DOCUMENT = 64;
+/** Variable types whose values can change a cost: page sizes (Int) and @skip/@include conditions (Boolean). */
+const COST_RELEVANT_TYPES = new Set(['Int', 'Float', 'Boolean']);
 
 function isConnection(type: GraphQLNamedType): boolean {
   return isObjectType(type) && type.name.endsWith('Connection') && 'edges' in type.getFields();
@@ -59,6 +64,14 @@ export function costEstimator(schema: GraphQLSchema, mutationCost: number): Comp
 
 export class QueryCost {
   private readonly estimators: ComplexityEstimator[];
+  /**
+   * Costing walks the whole document with type information, which was half of the GraphQL work
+   * of a small operation such as `infer`. A cost depends only on the document, the operation and
+   * the values of the variables that can feed a page size or a @skip/@include condition, so it
+   * is remembered under those. Apollo hands the same DocumentNode for the same query text (its
+   * document store), so repeated operations hit; anything else is merely not remembered.
+   */
+  private readonly memo = new WeakMap<DocumentNode, Map<string, number>>();
 
   constructor(
     private readonly schema: GraphQLSchema,
@@ -70,6 +83,37 @@ export class QueryCost {
 
   /** The operation's cost; throws QUERY_TOO_COMPLEX above the maximum, BAD_USER_INPUT for bad variables. */
   measure(document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown> | undefined): number {
+    // Variables are checked on every call, remembered cost or not: execution would refuse them
+    // too, but only after the operation had been charged.
+    const values = getVariableValues(this.schema, operation.variableDefinitions ?? [], variables ?? {});
+    if (values.errors) throw AppError.badInput(values.errors[values.errors.length - 1].message);
+    const key = this.memoKey(operation, values.coerced);
+    const known = this.memo.get(document)?.get(key);
+    if (known !== undefined) return this.admissible(known);
+    const cost = this.compute(document, operation, variables);
+    let costs = this.memo.get(document);
+    if (!costs) this.memo.set(document, costs = new Map());
+    if (costs.size >= MAX_COSTS_PER_DOCUMENT) costs.clear();
+    costs.set(key, cost);
+    return this.admissible(cost);
+  }
+
+  private memoKey(operation: OperationDefinitionNode, coerced: Record<string, unknown>): string {
+    const relevant: unknown[] = [operation.name?.value ?? ''];
+    for (const definition of operation.variableDefinitions ?? []) {
+      const type = typeFromAST(this.schema, definition.type);
+      const named = type && getNamedType(type);
+      const name = definition.variable.name.value;
+      const value = coerced[name];
+      if (named && (COST_RELEVANT_TYPES.has(named.name) || isEnumType(named))) relevant.push(name, value ?? null);
+      // Of any other variable only whether it has a value: costing refuses a required argument
+      // left without one, and a remembered cost must not skip that refusal.
+      else relevant.push(name, value === undefined ? 0 : value === null ? 1 : 2);
+    }
+    return JSON.stringify(relevant);
+  }
+
+  private compute(document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown> | undefined): number {
     let cost: number;
     try {
       cost = getComplexity({
@@ -90,6 +134,10 @@ export class QueryCost {
       if (err instanceof GraphQLError) throw AppError.badInput(err.message);
       throw err;
     }
+    return cost;
+  }
+
+  private admissible(cost: number): number {
     if (cost > this.maxCost) {
       throw queryTooComplex('cost', this.maxCost, cost,
         `query cost ${cost} exceeds the maximum of ${this.maxCost} per operation; ` +
