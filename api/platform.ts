@@ -50,6 +50,7 @@ import { createErrorFormatter } from './graphql/format-error';
 import { buildAppSchema } from './graphql/schema';
 import { ServiceContainer } from './graphql/service-container';
 import { attachGraphQLWebSocket } from './graphql/websocket';
+import { inferLookaheadPlugin } from './graphql/infer-lookahead';
 import { datasetItemInput, RuntimeShardRunner } from '../model-runtime/worker/runtime-shard-runner';
 import { healthRoutes } from './health';
 import { dashboardRoutes } from './dashboard-routes';
@@ -165,6 +166,9 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     closers.push(() => jobsSubsystem.close());
     identities.followChanges(jobsSubsystem.listener);
     const rateLimiter = new RateLimiter(db, config.limits.rateLimitPointsPerHour);
+    const inference = new InferenceService(db, runtime, ledger, new UsageMeter(db, ledger), blobs, costs, {
+      billingWeights: config.billingWeights, maxInputs: config.inference.maxInputs, maxInputBlobBytes: 100 * 1024 ** 2,
+    });
     const container = new ServiceContainer()
       .register(TenantDatabase, db)
       .register(AuditLog, audit)
@@ -178,9 +182,7 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
       .register(QuotaService, quotas)
       .register(ModelsService, new ModelsService(db, audit, blobs, runtime, { maxModelBytes: config.blobMaxBytes }))
       .register(EndpointsService, new EndpointsService(db, audit, deployer, { billingWeights: config.billingWeights }))
-      .register(InferenceService, new InferenceService(db, runtime, ledger, new UsageMeter(db, ledger), blobs, costs, {
-        billingWeights: config.billingWeights, maxInputs: config.inference.maxInputs, maxInputBlobBytes: 100 * 1024 ** 2,
-      }))
+      .register(InferenceService, inference)
       .register(JobsService, jobsSubsystem.jobs)
       .register(ClusterService, new ClusterService(db, config.jobs))
       .register(UsageService, new UsageService(db));
@@ -242,6 +244,7 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
       ...limits.apolloOptions,
       plugins: [
         ...limits.apolloPlugins,
+        inferLookaheadPlugin(inference),
         ApolloServerPluginDrainHttpServer({ httpServer }),
         metrics.graphqlPlugin(),
         { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },

@@ -179,6 +179,53 @@ describe('visibility: an endpoint is callable iff its model is visible', () => {
   });
 });
 
+describe("infer's early lookup (started while the rate-limit charge is in flight)", () => {
+  // api/graphql/infer-lookahead.ts reads the endpoint before the operation is admitted. These
+  // are the answers it must not change: ids written into the document as well as in variables,
+  // row-level security, malformed ids, and an operation the budget refuses running nothing.
+  const literal = (id: string) => `mutation { infer(endpointId: ${JSON.stringify(id)}, inputs: [{ x: { type: "float32", dims: [1, 3], data: [1, 2, 3] } }]) { outputs computeUnits } }`;
+
+  it('reads the id from the document as from variables, under the caller\'s row-level security', async () => {
+    const { version } = await tensorModel(tp, 'carol', 3, 'PRIVATE');
+    const endpoint = await deploy(tp, 'carol', version.id);
+    const own = await tp.gql(literal(endpoint.id), {}, { token: await tp.token('carol') });
+    expect(own.errors).toBeUndefined();
+    expect(own.data!.infer.outputs[0].y.data).toEqual([3, 6, 9]);
+    const foreign = await tp.gql(literal(endpoint.id), {}, { token: await tp.token('alice') });
+    expect(codes(foreign)).toEqual(['NOT_FOUND']);
+    const malformed = await tp.gql(literal('not-an-id'), {}, { token: await tp.token('carol') });
+    expect(codes(malformed)).toEqual(['BAD_USER_INPUT']);
+    // Not the only root field: no early lookup, the same answers.
+    const two = await tp.gql(`mutation($id: ID!) { a: infer(endpointId: $id, inputs: [{ x: { type: "float32", dims: [1, 3], data: [1, 1, 1] } }]) { outputs }
+      b: infer(endpointId: $id, inputs: [{ x: { type: "float32", dims: [1, 3], data: [2, 2, 2] } }]) { outputs } }`, { id: endpoint.id }, { token: await tp.token('carol') });
+    expect(two.errors).toBeUndefined();
+    expect([two.data!.a.outputs[0].y.data, two.data!.b.outputs[0].y.data]).toEqual([[3, 3, 3], [6, 6, 6]]);
+  });
+
+  it('an infer the hourly budget refuses runs nothing and charges nothing', async () => {
+    const { version } = await tensorModel(tp, 'carol', 2, 'PRIVATE');
+    const endpoint = await deploy(tp, 'carol', version.id);
+    const uuid = Buffer.from(endpoint.id, 'base64url').toString().split(':')[1];
+    const usageRows = () => tp.platform.db.withSystem('test: usage of one endpoint', (em) =>
+      em.query(`SELECT coalesce(sum(requests), 0)::int AS requests FROM usage_record WHERE endpoint_id = $1`, [uuid]));
+    const setLimit = (points: number | null) => tp.as('admin', `mutation($points: Int) { setRateLimit(tenantSlug: "iqiyi", pointsPerHour: $points) { pointsPerHour } }`, { points });
+    const before = (await tp.as('carol', QUOTA)).quota;
+    const used = Number((await tp.gql(`{ __typename }`, {}, { token: await tp.token('carol') })).headers.get('x-ratelimit-used'));
+    await setLimit(used);
+    try {
+      const refused = await tp.gql(literal(endpoint.id), {}, { token: await tp.token('carol') });
+      expect(codes(refused)).toEqual(['RATE_LIMITED']);
+    } finally {
+      await setLimit(null);
+    }
+    expect(await usageRows()).toEqual([{ requests: 0 }]);
+    expect((await tp.as('carol', QUOTA)).quota).toEqual(before);
+    // The same call, admitted, runs and is charged.
+    expect((await tp.gql(literal(endpoint.id), {}, { token: await tp.token('carol') })).data!.infer.outputs[0].y.data).toEqual([2, 4, 6]);
+    expect(await usageRows()).toEqual([{ requests: 1 }]);
+  });
+});
+
 describe('endpoint lifecycle', () => {
   it('a stopped endpoint answers CONFLICT saying so; stopping twice is harmless; its name is free again', async () => {
     const { version } = await tensorModel(tp, 'dave', 2);

@@ -38,7 +38,7 @@ export class EndpointsResolver {
     @Arg('inputs', () => [JSONResolver]) inputs: unknown[],
     @Ctx() ctx: GraphQLContext,
   ) {
-    return this.inference.infer(ctx.scope, endpointId, inputs);
+    return this.inference.infer(ctx.scope, endpointId, inputs, ctx.inferLookahead);
   }
 
   @FieldResolver(() => TenantNode)

@@ -43,7 +43,8 @@ function balanceOf(tenantId: string, period: string, r: BalanceColumns): Balance
   return { tenantId, period, grantedMilli: granted, reservedMilli: reserved, usedMilli: used, availableMilli: granted - reserved - used };
 }
 
-interface Target {
+/** What `infer` needs before it runs: the endpoint as the caller sees it, and the caller's balance. */
+export interface InferTarget extends BalanceColumns {
   id: string;
   name: string;
   status: EndpointStatus;
@@ -54,6 +55,20 @@ interface Target {
   per_item_device_seconds: number | null;
   model_id: string;
   owner_tenant_id: string;
+  /** The period whose balance came with it (a lookahead may straddle a month's turn). */
+  period: string;
+}
+
+/**
+ * The lookup of one `infer`, started while the operation's rate-limit charge is still in flight
+ * (api/graphql/infer-lookahead.ts): both are single round trips, so at concurrency 1 the
+ * request waits for the slower of the two instead of their sum. Reading early is harmless — an
+ * operation the limit refuses merely discards what was read — and nothing runs or is charged
+ * before admission. `target` is null when the lookup failed; `infer` then looks up itself.
+ */
+export interface InferLookahead {
+  endpointId: string;
+  target: Promise<InferTarget | undefined | null>;
 }
 
 export class InferenceService {
@@ -67,7 +82,19 @@ export class InferenceService {
     private readonly limits: InferenceLimits,
   ) {}
 
-  async infer(scope: RequestScope, endpointGlobalId: string, inputs: unknown[]): Promise<InferenceResultNode> {
+  /** The lookup `infer` makes, started ahead of it (see InferLookahead); never rejects. */
+  lookAhead(scope: RequestScope, endpointGlobalId: string): InferLookahead | undefined {
+    if (!scope.tenant) return undefined;
+    let endpointId: string;
+    try {
+      endpointId = fromGlobalId(endpointGlobalId, 'Endpoint');
+    } catch {
+      return undefined; // infer answers a malformed id itself
+    }
+    return { endpointId, target: this.lookUp(scope, endpointId, periodOf()).catch(() => null) };
+  }
+
+  async infer(scope: RequestScope, endpointGlobalId: string, inputs: unknown[], lookahead?: InferLookahead): Promise<InferenceResultNode> {
     const tenant = requireRole(scope, TenantRole.MEMBER, 'infer');
     const endpointId = fromGlobalId(endpointGlobalId, 'Endpoint');
     if (!Array.isArray(inputs) || inputs.length === 0) throw AppError.badInput('inputs is empty: send at least one input');
@@ -75,16 +102,14 @@ export class InferenceService {
       throw AppError.badInput(`at most ${this.limits.maxInputs} inputs per request; got ${inputs.length} (use submitJob for more)`);
     }
     const period = periodOf();
-    // One round trip (app_infer_target): the endpoint as the caller sees it, with the caller's
-    // balance. The version carries its model's owner (tenant_id), so the model row itself need
-    // not be joined: the version's policy already requires the model to be visible.
-    const [target] = await this.db.callScoped<Target & BalanceColumns>(scope, 'app_infer_target', [endpointId, period]);
+    const early = lookahead?.endpointId === endpointId ? await lookahead.target : null;
+    const target = early === null ? await this.lookUp(scope, endpointId, period) : early;
     // Row-level security: another tenant's endpoint of a PRIVATE model (or of a SHARED one
     // without a live grant) has no row here, exactly like an id that never existed.
     if (!target) throw AppError.notFound('endpoint', endpointGlobalId);
     if (target.status !== EndpointStatus.READY) throw notReady(target);
     // The first call of a period opens its balance (and posts the month's grant).
-    const balance = target.granted_milli === null
+    const balance = target.granted_milli === null || target.period !== period
       ? await this.db.withTenant(scope, (em) => this.ledger.ensureBalance(em, tenant.tenantId, period))
       : balanceOf(tenant.tenantId, period, target);
     const availableMilli = balance.availableMilli;
@@ -118,6 +143,16 @@ export class InferenceService {
     });
   }
 
+  /**
+   * One round trip (app_infer_target): the endpoint as the caller sees it, with the caller's
+   * balance. The version carries its model's owner (tenant_id), so the model row itself need
+   * not be joined: the version's policy already requires the model to be visible.
+   */
+  private async lookUp(scope: RequestScope, endpointId: string, period: string): Promise<InferTarget | undefined> {
+    const [row] = await this.db.callScoped<Omit<InferTarget, 'period'>>(scope, 'app_infer_target', [endpointId, period]);
+    return row && { ...row, period };
+  }
+
   /** `{ blobId }` inputs (contract: ocr, vad, image-classification) become `{ bytes }` for the engine. */
   private resolveBlobs(scope: RequestScope, inputs: unknown[]): Promise<unknown[]> {
     return Promise.all(inputs.map(async (input, index) => {
@@ -130,7 +165,7 @@ export class InferenceService {
   }
 }
 
-function notReady(t: Target): AppError {
+function notReady(t: InferTarget): AppError {
   const details = { endpointStatus: t.status };
   switch (t.status) {
     case EndpointStatus.STOPPED:
