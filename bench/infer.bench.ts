@@ -201,7 +201,9 @@ async function platformChild(): Promise<void> {
 }
 
 function startChild(): Promise<{ child: ChildProcess; address: PlatformAddress }> {
-  const child = fork(__filename, [], { env: { ...process.env, INFER_BENCH_CHILD: '1' } });
+  // BENCH_CPU_PROF=<dir>: the platform process writes a V8 CPU profile there when it exits.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = fork(__filename, [], { env: { ...process.env, INFER_BENCH_CHILD: '1' }, execArgv: [...process.execArgv, ...profile] });
   return new Promise((resolve, reject) => {
     child.once('message', (address) => resolve({ child, address: address as PlatformAddress }));
     child.once('exit', (code) => reject(new Error(`the platform process exited with ${code}`)));
