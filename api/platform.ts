@@ -154,7 +154,8 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     // Models and endpoints: which runtime this process uses depends on its mode (model-runtime-setup.ts).
     const { runtime, inferenceHost } = createModelRuntime(config, { db, blobs, metrics, log });
     closers.push(() => runtime.close());
-    const deployer = new EndpointDeployer(db, runtime, log);
+    // A split-mode worker holds only the endpoints it is in line for among its peers.
+    const deployer = new EndpointDeployer(db, runtime, log, inferenceHost);
     const costs = new PerItemCostTracker(db, log);
     closers.push(() => costs.close());
     const quotas = new QuotaService(db, ledger, audit);

@@ -4,11 +4,13 @@
 // answers as all-in-one mode does. Calls through the API process run on a worker, answer what
 // all-in-one answers (outputs and errors alike), deployments and stops reach the workers, and a
 // worker killed with SIGKILL costs nothing but a failover — or, with none left, a clear
-// RATE_LIMITED "retry shortly".
+// RATE_LIMITED "retry shortly". Replicas: an endpoint is held by at most maxReplicas workers,
+// and a lost replica is loaded again by the next worker in line.
 //
 // The workers are shared by the tests; the one that kills them runs last.
 import path from 'node:path';
 import { scaleModel } from '../model-runtime/engine/__fixtures__/tiny-models';
+import { workersInLine } from '../model-runtime/runtime/replica-placement';
 import { CREATE_VERSION, INFER, STOP, codes, createModel, deploy, tensorModel, upload } from './fixtures/model-factory';
 import { silenceSpeechSilence, wavBytes } from './fixtures/media';
 import { deployTensorEndpoint, tensorItem } from './harness/model-factory';
@@ -37,7 +39,7 @@ const advertised = async () => Object.fromEntries((await sql<{ node: string; end
 const servedByWorkers = async () => {
   let sum = 0;
   for (const w of workers.filter((p) => p.child.exitCode === null && p.child.signalCode === null)) {
-    sum += await counter(w.url, 'alliance_inference_requests_total', 'endpoint="casia/silero-vad"');
+    sum += await counter(w.url, 'alliance_inference_requests_total', 'endpoint="casia/silero-vad-pair"');
   }
   return sum;
 };
@@ -45,11 +47,12 @@ const speech = () => wavBytes(silenceSpeechSilence(0.5, 1, 0.5, 16_000), 16_000)
 
 beforeAll(async () => {
   tp = await startTestPlatform({ env: { DEMO_MODELS: 'true', WORKER_SLOTS: '0' } });
-  const list = await tp.as('alice', `{ endpoints(first: 10) { edges { node { id name } } } }`);
-  const ids = Object.fromEntries(list.endpoints.edges.map((e: any) => [e.node.name, e.node.id]));
-  vad = ids['silero-vad'];
-  // Only silero-vad is exercised: stopping the OCR demo spares each worker loading it.
-  await tp.as('alice', STOP, { id: ids['paddleocr-ch'] });
+  const list = await tp.as('alice', `{ endpoints(first: 10) { edges { node { id name modelVersion { id } } } } }`);
+  const demo = Object.fromEntries(list.endpoints.edges.map((e: any) => [e.node.name, e.node]));
+  // Silero VAD on both workers (two replicas); the demo endpoints themselves (one replica each)
+  // are stopped, which spares the workers loading them.
+  vad = (await deploy(tp, 'alice', demo['silero-vad'].modelVersion.id, { name: 'silero-vad-pair', maxReplicas: 2 })).id;
+  for (const name of ['silero-vad', 'paddleocr-ch']) await tp.as('alice', STOP, { id: demo[name].id });
   [api, ...workers] = await Promise.all([
     spawnPlatform(tp, 'api', SPLIT, { preload: [path.join(__dirname, 'harness/no-onnxruntime.js')] }),
     spawnPlatform(tp, 'worker', { ...SPLIT, WORKER_NODE: 'split-w1' }),
@@ -87,7 +90,7 @@ it('infer through the API process runs on a worker and answers what all-in-one a
 
   // Calls are metered where they are charged, in the API process; the guard preloaded there
   // throws on any load of onnxruntime, so a call that ran in that process would have failed.
-  expect(await counter(api.url, 'alliance_inference_requests_total', 'endpoint="casia/silero-vad"')).toBe(2);
+  expect(await counter(api.url, 'alliance_inference_requests_total', 'endpoint="casia/silero-vad-pair"')).toBe(2);
   expect(api.child.exitCode).toBeNull();
 });
 
@@ -103,8 +106,8 @@ it('a bad input answers BAD_USER_INPUT with the message all-in-one gives, naming
 });
 
 it('models registered and endpoints deployed and stopped through the API process reach the workers; another tenant gets NOT_FOUND', async () => {
-  // createModelVersion inspects the file on a worker; deployEndpoint loads it on both.
-  const { endpointId } = await deployTensorEndpoint(viaApi, 'alice', 'casia', 'split-scale', scaleModel(3));
+  // createModelVersion inspects the file on a worker; deployEndpoint loads it on both (two replicas).
+  const { endpointId } = await deployTensorEndpoint(viaApi, 'alice', 'casia', 'split-scale', scaleModel(3), { maxReplicas: 2 });
   const id = uuidOf(endpointId);
   expect(await advertised()).toMatchObject({ 'split-w1': expect.arrayContaining([id]), 'split-w2': expect.arrayContaining([id]) });
 
@@ -124,6 +127,12 @@ it('models registered and endpoints deployed and stopped through the API process
   expect(codes(refused)).toEqual(['BAD_USER_INPUT']);
   expect(refused.errors![0].message).toBe(refusedInProcess.errors![0].message);
 
+  // More replicas at least than there are workers: FAILED, saying what is missing.
+  const { version: lonely } = await tensorModel(viaApi, 'alice', 4);
+  const short = await deploy(viaApi, 'alice', lonely.id, { minReplicas: 3, maxReplicas: 3 });
+  expect(short).toMatchObject({ status: 'FAILED',
+    failureReason: "it asks for at least 3 replicas, but 2 workers serving accelerator 'cpu' are running; start more or lower minReplicas, and deploy again" });
+
   await viaApi.as('alice', STOP, { id: endpointId });
   const rows = await advertised();
   expect(rows['split-w1']).not.toContain(id);
@@ -132,19 +141,57 @@ it('models registered and endpoints deployed and stopped through the API process
   expect(codes(stopped)).toEqual(['CONFLICT']);
 });
 
-it('a SIGKILLed worker: calls move to the other one; with none left, RATE_LIMITED "retry shortly" — never a hang or a stack', async () => {
+it('a worker that joins loads what it is now in line for and the workers it replaces let go; when it dies, they take it back', async () => {
+  // Eight single-replica endpoints: with three workers, each is likely to move for some of them.
+  const spread: string[] = [];
+  for (let i = 0; i < 8; i++) spread.push(uuidOf((await deployTensorEndpoint(viaApi, 'alice', 'casia', `split-spread-${i}`, scaleModel(2))).endpointId));
+  const replicas = new Map([...spread.map((e) => [e, 1] as const), [uuidOf(vad), 2]]);
+  /** True when exactly `nodes` are live and every endpoint is held by exactly the workers in line for it. */
+  const placedInLine = async (nodes: string[]) => {
+    const rows = await sql<{ id: string; node: string; endpoints: string[] }>(
+      `SELECT id, node, endpoints::text[] AS endpoints FROM inference_worker WHERE last_heartbeat_at > now() - interval '3 seconds'`);
+    if (rows.map((r) => r.node).sort().join() !== [...nodes].sort().join()) return false;
+    return [...replicas].every(([endpoint, max]) =>
+      workersInLine(endpoint, max, rows).map((r) => r.node).sort().join() === rows.filter((r) => r.endpoints.includes(endpoint)).map((r) => r.node).sort().join());
+  };
+  await until('each endpoint on the workers in line among two', () => placedInLine(['split-w1', 'split-w2']), 10_000);
+  const third = await spawnPlatform(tp, 'worker', { ...SPLIT, WORKER_NODE: 'split-w3' });
+  try {
+    await until('each endpoint on the workers in line among three', () => placedInLine(['split-w1', 'split-w2', 'split-w3']), 30_000);
+  } finally {
+    await kill(third);
+  }
+  await until('each endpoint back on the workers in line among two', () => placedInLine(['split-w1', 'split-w2']), 30_000);
+  for (const e of spread) await viaApi.as('alice', STOP, { id: Buffer.from(`Endpoint:${e}`).toString('base64url') });
+});
+
+it('a SIGKILLed worker: calls move to the other one, its single replicas are loaded again there; with none left, RATE_LIMITED "retry shortly" — never a hang or a stack', async () => {
   const { version } = await tensorModel(viaApi, 'alice', 5); // registered while workers live, deployed when none do
   const inputs = [{ audioBase64: speech().toString('base64') }];
   const token = await viaApi.token('carol');
 
-  await kill(workers[0]);
+  // One replica (the default): one worker holds it, and still only one after both have reconciled.
+  const deployedAt = Date.now();
+  const single = await deployTensorEndpoint(viaApi, 'alice', 'casia', 'split-single', scaleModel(7));
+  const holders = async () => Object.entries(await advertised()).filter(([, held]) => held.includes(uuidOf(single.endpointId))).map(([node]) => node);
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, deployedAt + 2_500 - Date.now())));
+  const [holder, ...others] = await holders();
+  expect(others).toEqual([]);
+  const holderIndex = holder === 'split-w1' ? 0 : 1;
+  const survivor = holderIndex === 0 ? 'split-w2' : 'split-w1';
+
+  await kill(workers[holderIndex]);
   for (let i = 0; i < 4; i++) {
     const res = await viaApi.gql(INFER, { id: vad, inputs }, { token });
     expect(res.errors).toBeUndefined();
     expect(res.data!.infer.outputs[0].segments).toHaveLength(1);
   }
+  // Once the dead worker's heartbeat lapses, the survivor is next in line and loads it.
+  await until('the survivor holds the single replica', async () => (await holders()).join() === survivor, 20_000);
+  const moved = await viaApi.as('alice', INFER, { id: single.endpointId, inputs: [tensorItem([1, 2, 3])] });
+  expect(moved.infer.outputs[0].y.data).toEqual([7, 14, 21]);
 
-  await kill(workers[1]);
+  await kill(workers[1 - holderIndex]);
   const none = await viaApi.gql(INFER, { id: vad, inputs }, { token });
   expect(codes(none)).toEqual(['RATE_LIMITED']);
   expect(none.errors![0].message).toBe("no worker serving 'cpu' is reachable; retry shortly");

@@ -3,6 +3,8 @@
 // start, every endpoint that should be serving is deployed again (no process keeps sessions
 // across restarts). In split mode the API's runtime forwards each load and stop to the workers
 // (worker-backed-runtime.ts), and each worker also reconciles what it holds with the database.
+// In split mode a worker holds only the endpoints it is in line for (replica-placement.ts: at
+// most maxReplicas workers per endpoint), at start-up and at every reconcile.
 // All writes here are system work on rows the request path already authorised
 // (deployEndpoint/stopEndpoint checked the caller), or start-up recovery.
 //
@@ -14,8 +16,22 @@ import type { Logger } from '../../core/logger';
 import { returning } from '../../tenants/sql';
 import type { TenantDatabase } from '../../tenants/tenant-database';
 import type { EndpointDeployment, InferenceRuntime } from './inference-runtime';
+import { decide, type PlacementPeer } from './replica-placement';
+
+/** A split-mode worker's view of its peers, for placing replicas (model-runtime/worker/inference-host.ts). */
+export interface ReplicaPeers {
+  /** This worker's id in the directory. */
+  readonly id: string;
+  /** The live workers of this one's kind, with what each holds (this one included, up to date). */
+  peers(): Promise<PlacementPeer[]>;
+}
 
 const MAX_REASON = 2000;
+/**
+ * A worker runs job shards on any endpoint (RuntimeShardRunner loads what it lacks); one it is
+ * out of line for is let go only after this long without a shard, or every shard would reload it.
+ */
+const SHARD_USE_GRACE_MS = 60_000;
 
 interface DeploymentRow {
   id: string;
@@ -41,11 +57,15 @@ export interface DeploymentOutcome {
 export class EndpointDeployer {
   /** Deployments in flight, so a stop can wait for the load it interrupts. */
   private readonly inFlight = new Map<string, Promise<DeploymentOutcome>>();
+  /** Endpoint id → when a job shard last ran on it here. */
+  private readonly shardUse = new Map<string, number>();
 
   constructor(
     private readonly db: TenantDatabase,
     private readonly runtime: InferenceRuntime,
     private readonly log: Logger,
+    /** Split-mode workers only: without it, this runtime holds every endpoint it can serve. */
+    private readonly placement?: ReplicaPeers,
   ) {}
 
   /** Loads the endpoint's model and records the outcome. Never throws for a model's fault. */
@@ -59,6 +79,11 @@ export class EndpointDeployer {
     return run;
   }
 
+  /** A job shard ran on the endpoint here: keep it loaded a while, in line or not. */
+  usedByShard(endpointId: string): void {
+    this.shardUse.set(endpointId, Date.now());
+  }
+
   /** Stops serving an endpoint whose row is already STOPPED. */
   async undeploy(endpointId: string): Promise<void> {
     await this.inFlight.get(endpointId)?.catch(() => undefined);
@@ -70,9 +95,11 @@ export class EndpointDeployer {
    * warmed before the platform takes traffic. Returns how many came up READY.
    */
   async redeployAll(): Promise<number> {
-    const ids: { id: string }[] = await this.db.withSystem('start-up: endpoints that should be serving', (em) =>
-      em.query(`SELECT id FROM endpoint WHERE status IN ('DEPLOYING', 'READY') AND accelerator = ANY ($1) ORDER BY created_at, id`,
+    const rows: { id: string; max_replicas: number }[] = await this.db.withSystem('start-up: endpoints that should be serving', (em) =>
+      em.query(`SELECT id, max_replicas FROM endpoint WHERE status IN ('DEPLOYING', 'READY') AND accelerator = ANY ($1) ORDER BY created_at, id`,
         [[...this.runtime.accelerators]]));
+    const peers = await this.placement?.peers();
+    const ids = peers ? rows.filter((r) => decide(this.placement!.id, r.id, r.max_replicas, peers, false) === 'load') : rows;
     let ready = 0;
     // One at a time: loads compete for the same cores, and memory peaks stay low.
     for (const { id } of ids) {
@@ -83,25 +110,32 @@ export class EndpointDeployer {
 
   /**
    * Split-mode workers, every few heartbeats: load the READY endpoints of this runtime's kinds
-   * that it does not hold (a forwarded deploy that missed it, an engine thread that restarted)
-   * and drop the ones it holds that are no longer live (a forwarded stop that missed it).
+   * it is in line for and does not hold (a forwarded deploy that missed it, an engine thread that
+   * restarted, a peer that died), drop the ones it holds that are no longer live (a forwarded
+   * stop that missed it) or that the workers in line now serve (a peer joined).
    * Writes nothing: an endpoint's state is the outcome of the deployment the API ran, and one
    * worker failing to load a READY endpoint is logged here, not recorded for every worker.
    */
   async reconcile(held: readonly string[]): Promise<{ loaded: number; dropped: number }> {
-    const rows: { id: string; status: string }[] = await this.db.withSystem('a worker compares what it serves with the endpoints', (em) =>
-      em.query(`SELECT id, status FROM endpoint WHERE (status = 'READY' AND accelerator = ANY ($1)) OR id = ANY ($2::uuid[])`,
+    const rows: { id: string; status: string; max_replicas: number }[] = await this.db.withSystem('a worker compares what it serves with the endpoints', (em) =>
+      em.query(`SELECT id, status, max_replicas FROM endpoint WHERE (status = 'READY' AND accelerator = ANY ($1)) OR id = ANY ($2::uuid[])`,
         [[...this.runtime.accelerators], [...held]]));
     const live = new Set(rows.filter((r) => r.status === 'READY' || r.status === 'DEPLOYING').map((r) => r.id));
+    const peers = await this.placement?.peers();
+    const placed = (id: string, maxReplicas: number, holds: boolean) =>
+      peers ? decide(this.placement!.id, id, maxReplicas, peers, holds) : holds ? 'keep' : 'load';
+    const maxOf = new Map(rows.map((r) => [r.id, r.max_replicas]));
     let dropped = 0;
     for (const id of held) {
-      if (live.has(id) || this.inFlight.has(id)) continue;
-      await this.runtime.undeploy(id).catch((err) => this.log.warn({ endpoint: id, err: (err as Error).message }, 'could not drop a stopped endpoint'));
+      if (this.inFlight.has(id)) continue;
+      if (live.has(id) && (placed(id, maxOf.get(id)!, true) !== 'drop' || this.shardedRecently(id))) continue;
+      await this.runtime.undeploy(id).catch((err) => this.log.warn({ endpoint: id, err: (err as Error).message }, 'could not drop an endpoint'));
       dropped += 1;
     }
     let loaded = 0;
-    for (const { id, status } of rows) {
+    for (const { id, status, max_replicas } of rows) {
       if (status !== 'READY' || this.inFlight.has(id) || this.runtime.isDeployed(id)) continue;
+      if (placed(id, max_replicas, false) !== 'load') continue;
       const row = await this.db.withSystem('a worker loads an endpoint it missed', (em) => readDeployment(em, id));
       if (row?.status !== 'READY') continue;
       const deployment = toDeployment(row);
@@ -113,6 +147,14 @@ export class EndpointDeployer {
       }
     }
     return { loaded, dropped };
+  }
+
+  private shardedRecently(endpointId: string): boolean {
+    const at = this.shardUse.get(endpointId);
+    if (at === undefined) return false;
+    if (Date.now() - at < SHARD_USE_GRACE_MS) return true;
+    this.shardUse.delete(endpointId);
+    return false;
   }
 
   private async load(endpointId: string): Promise<DeploymentOutcome> {

@@ -2,9 +2,13 @@
 // processes (model-runtime/worker/inference-server.ts) found in the `inference_worker` directory
 // (worker-directory.ts), over keep-alive HTTP connections. This process never loads ONNX Runtime.
 //
-// - deploy: to every live worker of the endpoint's accelerator kind, at once (each holds a replica,
-//   so a call survives the loss of any one of them). Ready when at least one loaded it; a model's
-//   own fault (INVALID_MODEL, a handler that refuses it) fails the deployment as in all-in-one.
+// - deploy: to the live workers of the endpoint's accelerator kind in line for it — at most its
+//   maxReplicas, chosen by rendezvous hashing (replica-placement.ts), which is also how each
+//   worker's reconcile decides what to hold, so both agree without talking; with more than one
+//   replica a call survives the loss of any one of them. Ready when at least one loaded it (a
+//   worker in line that cannot be reached is replaced by the next in line); a model's own fault
+//   (INVALID_MODEL, a handler that refuses it) fails the deployment as in all-in-one. Fewer
+//   live workers of the kind than the endpoint's minReplicas fail it too, saying so.
 //   No live worker of the kind: the deployment FAILS with a reason naming the kind, as an
 //   unserved kind does in all-in-one mode.
 // - infer: to a live worker holding the endpoint — fewest calls in flight from this process,
@@ -34,6 +38,7 @@ import type {
 import { INFERENCE_ROUTES, INSPECT_HEADER, bearer, liftBytes, type WireReply } from './inference-wire';
 import { deserializeError } from './runtime-messages';
 import { DeploymentError, WorkerUnavailableError } from './runtime-errors';
+import { rankWorkers } from './replica-placement';
 import type { WorkerDirectory, WorkerEntry } from './worker-directory';
 
 export interface WorkerBackedRuntimeOptions {
@@ -93,20 +98,37 @@ export class WorkerBackedRuntime implements InferenceRuntime {
       throw new DeploymentError(`no worker serving accelerator '${d.accelerator}' is running; start one (npm run worker with WORKER_KIND=${d.accelerator}) and deploy again`);
     }
     const body = Buffer.from(JSON.stringify({ deployment: d }));
-    const settled = await Promise.allSettled(workers.map(async (w) => {
+    const load = async (w: WorkerEntry) => {
       const value = unwrap(await this.exchange(w, INFERENCE_ROUTES.deploy, body, 'application/json', this.o.loadTimeoutMs)) as DeployedModel;
       w.endpoints.add(d.endpointId);
       return value;
-    }));
+    };
+    if (workers.length < d.minReplicas) {
+      throw new DeploymentError(`it asks for at least ${d.minReplicas} replicas, but ${workers.length} worker${workers.length === 1 ? '' : 's'} `
+        + `serving accelerator '${d.accelerator}' ${workers.length === 1 ? 'is' : 'are'} running; start more or lower minReplicas, and deploy again`);
+    }
+    const ranked = rankWorkers(d.endpointId, workers);
+    const inLine = ranked.slice(0, Math.max(1, d.maxReplicas));
+    const settled = await Promise.allSettled(inLine.map(load));
     const loaded = settled.find((s): s is PromiseFulfilledResult<DeployedModel> => s.status === 'fulfilled');
     settled.forEach((s, i) => {
-      if (s.status === 'rejected') this.o.log.warn({ worker: workers[i].url, endpoint: d.label, err: (s.reason as Error).message }, 'a worker could not load an endpoint');
+      if (s.status === 'rejected') this.o.log.warn({ worker: inLine[i].url, endpoint: d.label, err: (s.reason as Error).message }, 'a worker could not load an endpoint');
     });
     if (loaded) return loaded.value;
-    // Every worker failed: the model's own fault if any said so, else none could be reached.
     const failures = settled.map((s) => (s as PromiseRejectedResult).reason as Error);
     const modelFault = failures.find((e) => (e instanceof EngineError && !(e instanceof WorkerUnavailableError)) || e instanceof DeploymentError);
     if (modelFault) throw modelFault;
+    // None in line could be reached (gone, their heartbeats not yet lapsed): the next in line,
+    // one at a time, until one holds it. Their reconciles settle the rest once the directory
+    // has caught up.
+    for (const w of ranked.slice(inLine.length)) {
+      try {
+        return await load(w);
+      } catch (error) {
+        if (error instanceof ConnectionFailed) continue;
+        throw error;
+      }
+    }
     // Addresses and transport details stay in the log: the reason is shown to the endpoint's owner.
     throw new DeploymentError(`no worker serving accelerator '${d.accelerator}' could be reached; deploy again shortly`);
   }

@@ -3,11 +3,12 @@
 // and keeps its row in the `inference_worker` directory — address, accelerator kind, the
 // endpoints it holds — alive with heartbeats, like the device rows of its shard slots.
 //
-// Start-up order (api/platform.ts): the READY endpoints are loaded first (EndpointDeployer.
-// redeployAll), then the server listens and the row appears, so API processes only ever send a
-// call to a worker that is warm. After that, deploys and stops arrive from API processes; a
-// reconcile pass every two heartbeats repairs whatever one of them missed (a deploy while this
-// worker was starting, a stop while the network was down, an engine thread that restarted).
+// Start-up order (api/platform.ts): the READY endpoints this worker is in line for are loaded
+// first (EndpointDeployer.redeployAll; replica-placement.ts, from peers()), then the server
+// listens and the row appears, so API processes only ever send a call to a worker that is warm.
+// After that, deploys and stops arrive from API processes; a reconcile pass every two heartbeats
+// repairs whatever one of them missed (a deploy while this worker was starting, a stop while the
+// network was down, an engine thread that restarted) and follows placement as peers come and go.
 //
 // A SIGKILLed worker leaves its row: API processes stop trusting it once its heartbeat is older
 // than DEVICE_TIMEOUT_SECONDS, and fail over to another worker as soon as a connection is refused.
@@ -16,10 +17,11 @@ import os from 'node:os';
 import type { Logger } from '../../core/logger';
 import type { TenantDatabase } from '../../tenants/tenant-database';
 import type { ModelSignature } from '../engine';
-import type { EndpointDeployer } from '../runtime/endpoint-deployer';
+import type { EndpointDeployer, ReplicaPeers } from '../runtime/endpoint-deployer';
 import type {
   DeployedModel, EndpointDeployment, InferOptions, InferenceRuntime, RuntimeInferResult, RuntimeStats,
 } from '../runtime/inference-runtime';
+import type { PlacementPeer } from '../runtime/replica-placement';
 import { InferenceServer } from './inference-server';
 
 export interface InferenceHostOptions {
@@ -42,7 +44,7 @@ export interface InferenceHostOptions {
 /** Rows of workers dead for this many device timeouts are deleted by the next worker to start. */
 const FORGET_AFTER_TIMEOUTS = 20;
 
-export class InferenceHost implements InferenceRuntime {
+export class InferenceHost implements InferenceRuntime, ReplicaPeers {
   /** This process's row: a new one per start. */
   readonly id = randomUUID();
   private readonly labels = new Map<string, string>();
@@ -69,6 +71,15 @@ export class InferenceHost implements InferenceRuntime {
   /** Endpoints loaded here now (a dead engine thread holds none, whatever was deployed). */
   held(): string[] {
     return [...this.labels.keys()].filter((id) => this.local.isDeployed(id));
+  }
+
+  /** The live workers of this kind and what they hold; this one as it is now, listed or not yet. */
+  async peers(): Promise<PlacementPeer[]> {
+    const rows: { id: string; endpoints: string[] }[] = await this.db.withSystem('a worker looks at its peers to place replicas', (em) =>
+      em.query(`SELECT id, endpoints::text[] AS endpoints FROM inference_worker
+                 WHERE kind = $1 AND id <> $2 AND last_heartbeat_at > now() - make_interval(secs => $3)`,
+        [this.o.kind, this.id, this.o.deviceTimeoutSeconds]));
+    return [...rows.map((r) => ({ id: r.id, endpoints: new Set(r.endpoints) })), { id: this.id, endpoints: new Set(this.held()) }];
   }
 
   async deploy(deployment: EndpointDeployment): Promise<DeployedModel> {

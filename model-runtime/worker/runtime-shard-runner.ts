@@ -1,6 +1,7 @@
 // The worker's ShardRunner over the InferenceRuntime. Items run with isolated failures: a bad
 // item gets its own error and the rest of the micro-batch still gets outputs. An endpoint not
-// loaded in this process (a fresh worker in split mode) is deployed on first use.
+// loaded in this process (a fresh worker in split mode, or one not in line to serve the
+// endpoint's sync calls) is deployed on first use, and kept while shards use it.
 import type { EntityManager } from 'typeorm';
 import type { BlobStore } from '../../tenants/blob-store/blob-store';
 import type { TenantDatabase } from '../../tenants/tenant-database';
@@ -30,6 +31,7 @@ export class RuntimeShardRunner implements ShardRunner {
   }
 
   async run(endpointId: string, inputs: unknown[]): Promise<{ outcomes: ItemOutcome[]; deviceSeconds: number }> {
+    this.deployer.usedByShard(endpointId);
     let result;
     try {
       result = await this.runtime.infer(endpointId, inputs, { isolateFailures: true });

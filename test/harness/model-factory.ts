@@ -25,7 +25,7 @@ export async function deployTensorEndpoint(
   tenant: string,
   name: string,
   bytes: Uint8Array,
-  opts: { visibility?: 'PRIVATE' | 'SHARED' | 'ALLIANCE'; maxBatchSize?: number; handler?: string; config?: unknown } = {},
+  opts: { visibility?: 'PRIVATE' | 'SHARED' | 'ALLIANCE'; maxBatchSize?: number; maxReplicas?: number; handler?: string; config?: unknown } = {},
 ): Promise<DeployedEndpoint> {
   const blobId = await uploadBlob(tp, username, tenant, bytes);
   const model = await tp.as(username, `mutation($input: CreateModelInput!) { createModel(input: $input) { id } }`,
@@ -33,7 +33,7 @@ export async function deployTensorEndpoint(
   const version = await tp.as(username, `mutation($input: CreateModelVersionInput!) { createModelVersion(input: $input) { id } }`,
     { input: { modelId: model.createModel.id, blobId, handler: opts.handler ?? 'tensor', config: opts.config ?? null } }, tenant);
   const endpoint = await tp.as(username, `mutation($input: DeployEndpointInput!) { deployEndpoint(input: $input) { id status } }`,
-    { input: { modelVersionId: version.createModelVersion.id, name, maxBatchSize: opts.maxBatchSize ?? 8, maxQueueDelayMs: 2 } }, tenant);
+    { input: { modelVersionId: version.createModelVersion.id, name, maxBatchSize: opts.maxBatchSize ?? 8, maxQueueDelayMs: 2, maxReplicas: opts.maxReplicas } }, tenant);
   const endpointId = endpoint.deployEndpoint.id as string;
   for (let i = 0; i < 200; i++) {
     const state = await tp.as(username, `query($id: ID!) { node(id: $id) { ... on Endpoint { status } } }`, { id: endpointId }, tenant);
