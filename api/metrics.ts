@@ -66,6 +66,16 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // The request path's SQL functions (tenants/tenant-database.ts callScoped): each is one round
+  // trip that a request waits for, so their times are most of what the platform adds to a call.
+  readonly dbHotPathSeconds = new Histogram({
+    name: 'alliance_db_hot_path_seconds',
+    help: 'round trips of the request path\'s SQL functions (rate-limit charge, infer lookup, infer charge) as the API process waits for them',
+    labelNames: ['function'] as const,
+    buckets: [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry });
   }

@@ -26,10 +26,14 @@ function settingValues(identity: IdentitySettings): string[] {
 /** The scoped functions callScoped may call. */
 export type HotPathFunction = 'app_rate_limit_charge' | 'app_infer_target' | 'app_infer_charge';
 
+/** Told how long each callScoped round trip took (api/metrics.ts: alliance_db_hot_path_seconds). */
+export type HotPathObserver = (fn: HotPathFunction, seconds: number) => void;
+
 export class TenantDatabase {
   constructor(
     private readonly app: DataSource,
     private readonly system: DataSource,
+    private readonly observeHotPath?: HotPathObserver,
   ) {}
 
   withTenant<T>(scope: RequestScope, work: (em: EntityManager) => Promise<T>): Promise<T> {
@@ -61,7 +65,10 @@ export class TenantDatabase {
     // The driver's pool directly: TypeORM's per-query runner, logging and subscriber broadcast
     // cost more than the statement on this path.
     const pool = (this.app.driver as PostgresDriver).master as Pool;
-    return (await pool.query<T & object>(`SELECT * FROM ${fn}(${placeholders})`, values)).rows;
+    const started = performance.now();
+    const { rows } = await pool.query<T & object>(`SELECT * FROM ${fn}(${placeholders})`, values);
+    this.observeHotPath?.(fn, (performance.now() - started) / 1000);
+    return rows;
   }
 
   /** Cross-tenant work that no request may do on its own. `reason` documents the call site. */

@@ -202,6 +202,20 @@ describe("infer's early lookup (started while the rate-limit charge is in flight
     expect([two.data!.a.outputs[0].y.data, two.data!.b.outputs[0].y.data]).toEqual([[3, 3, 3], [6, 6, 6]]);
   });
 
+  it('an infer makes one round trip of each hot-path SQL function, the early lookup included (alliance_db_hot_path_seconds)', async () => {
+    const { version } = await tensorModel(tp, 'carol', 3, 'PRIVATE');
+    const endpoint = await deploy(tp, 'carol', version.id);
+    const token = await tp.token('carol');
+    const calls = async () => {
+      const text = await (await fetch(`${tp.url}/metrics`)).text();
+      const count = (fn: string) => Number(new RegExp(`alliance_db_hot_path_seconds_count\\{function="${fn}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+      return { rateLimit: count('app_rate_limit_charge'), lookup: count('app_infer_target'), charge: count('app_infer_charge') };
+    };
+    const before = await calls();
+    expect((await tp.gql(literal(endpoint.id), {}, { token })).errors).toBeUndefined();
+    expect(await calls()).toEqual({ rateLimit: before.rateLimit + 1, lookup: before.lookup + 1, charge: before.charge + 1 });
+  });
+
   it('an infer the hourly budget refuses runs nothing and charges nothing', async () => {
     const { version } = await tensorModel(tp, 'carol', 2, 'PRIVATE');
     const endpoint = await deploy(tp, 'carol', version.id);
