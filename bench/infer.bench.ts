@@ -16,6 +16,8 @@
 // model runtime's worker thread, not imported). BENCH_SECONDS (default 2) per side, scenario and round;
 // BENCH_ROUNDS (default 5) rounds, each measuring both sides of a scenario back to back; ratios
 // are taken within a round and their median reported. Writes bench/results/infer.json.
+// The platform's side is also attributed from its own /metrics (Apollo's time per operation and
+// each hot-path SQL round trip). BENCH_CPU_PROF=<dir> writes the platform process's CPU profile.
 //
 // "platform" is everything a member's script pays: HTTP, token verification, tenant resolution,
 // query cost and hourly budget, the endpoint lookup under row-level security, the quota check,
@@ -54,6 +56,37 @@ interface Measurement {
   p95Ms: number;
   meanBatchSize: number;
   requests: number;
+}
+
+/** What the platform's own /metrics say its side of a measurement spent, as sums and counts. */
+interface ServerTotals { graphqlSeconds: number; operations: number; sql: Record<string, { seconds: number; calls: number }> }
+
+async function serverTotals(url: string): Promise<ServerTotals> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const totals: ServerTotals = { graphqlSeconds: 0, operations: 0, sql: {} };
+  for (const line of text.split('\n')) {
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith('alliance_graphql_request_duration_seconds_sum{')) totals.graphqlSeconds += value;
+    else if (line.startsWith('alliance_graphql_request_duration_seconds_count{')) totals.operations += value;
+    const sql = /^alliance_db_hot_path_seconds_(sum|count)\{function="(\w+)"\}/.exec(line);
+    if (sql) {
+      const entry = (totals.sql[sql[2]] ??= { seconds: 0, calls: 0 });
+      if (sql[1] === 'sum') entry.seconds += value;
+      else entry.calls += value;
+    }
+  }
+  return totals;
+}
+
+/** Per operation, in ms: Apollo's time for it, and each hot-path SQL function's round trips. */
+function perOperation(before: ServerTotals, after: ServerTotals): Record<string, number> {
+  const operations = after.operations - before.operations;
+  const out: Record<string, number> = { graphqlMs: ((after.graphqlSeconds - before.graphqlSeconds) * 1000) / operations };
+  for (const [fn, a] of Object.entries(after.sql)) {
+    const b = before.sql[fn] ?? { seconds: 0, calls: 0 };
+    out[fn] = ((a.seconds - b.seconds) * 1000) / operations;
+  }
+  return out;
 }
 
 async function closedLoop(concurrency: number, seconds: number, once: () => Promise<number>) {
@@ -285,6 +318,8 @@ async function main(): Promise<void> {
     // both sides of a pair back to back (order alternating between rounds), and every ratio is
     // taken within a round, then the median over rounds is reported.
     const samples = new Map<string, Array<{ direct: Measurement; platform: Measurement }>>();
+    /** Server-side means per operation of the platform's side, per scenario and round. */
+    const server = new Map<string, Record<string, number>[]>();
     for (let round = 1; round <= ROUNDS; round++) {
       console.log(`round ${round}/${ROUNDS} (load ${loadavg()[0].toFixed(2)})`);
       for (const pair of pairs) {
@@ -297,7 +332,9 @@ async function main(): Promise<void> {
             continue;
           }
           await closedLoop(pair.concurrency, Math.min(1, SECONDS / 4), once);
+          const before = side === 'platform' && !pair.scenario.startsWith('bare') ? await serverTotals(address.url) : undefined;
           measured[side] = { scenario: pair.scenario, side, concurrency: pair.concurrency, ...(await closedLoop(pair.concurrency, SECONDS, once)) };
+          if (before) server.set(pair.scenario, [...(server.get(pair.scenario) ?? []), perOperation(before, await serverTotals(address.url))]);
         }
         const d = measured.direct!;
         const p = measured.platform!;
@@ -333,6 +370,20 @@ async function main(): Promise<void> {
       console.log(`| ${r.scenario} | ${r.directPerSecond.toFixed(1)} | ${r.platformPerSecond.toFixed(1)} | ${r.ratio.toFixed(2)} | `
         + `${r.directP50Ms.toFixed(2)} | ${r.platformP50Ms.toFixed(2)} | ${r.addedP50Ms.toFixed(2)} | ${r.directMeanBatch.toFixed(1)} / ${r.platformMeanBatch.toFixed(1)} |`);
     }
+    // Where the platform's time goes, from its own /metrics: means per operation, medians over
+    // rounds. Apollo's time is from the operation's start to its response (no HTTP, no body
+    // parsing); the SQL functions are single round trips the operation waits for (the lookup
+    // overlaps the rate-limit charge, so they do not simply add up).
+    const fns = ['app_rate_limit_charge', 'app_infer_target', 'app_infer_charge'];
+    console.log('\n| scenario (platform side, server means per operation) | Apollo ms | rate-limit charge ms | infer lookup ms | infer charge ms |');
+    console.log('| --- | ---: | ---: | ---: | ---: |');
+    const serverRows = Object.fromEntries([...server].map(([scenario, list]) => {
+      const m = (key: string) => median(list.map((r) => r[key] ?? 0));
+      return [scenario, { apolloMs: m('graphqlMs'), ...Object.fromEntries(fns.map((fn) => [fn, m(fn)])) }];
+    }));
+    for (const [scenario, r] of Object.entries(serverRows)) {
+      console.log(`| ${scenario} | ${r.apolloMs.toFixed(2)} | ${fns.map((fn) => (r as Record<string, number>)[fn].toFixed(2)).join(' | ')} |`);
+    }
     const on = samples.get('vad 10s c32 batching on');
     const off = samples.get('vad 10s c32 batching off');
     const gain = (side: Side) => (on && off ? median(on.map((m, i) => m[side].itemsPerSecond / off[i][side].itemsPerSecond)) : NaN);
@@ -365,7 +416,7 @@ async function main(): Promise<void> {
       when: new Date().toISOString(), cores: availableParallelism(), intraOpNumThreads: THREADS, secondsPerScenario: SECONDS, rounds: ROUNDS,
       // A shared machine: other processes' load makes absolute numbers move; ratios of interleaved rounds less so.
       loadAverageBefore: loadBefore, loadAverageAfter: loadavg(),
-      clipSeconds: CLIP_SECONDS, ocrImage: { lines: 3, bytes: png.length }, summary, rows, samples: Object.fromEntries(samples),
+      clipSeconds: CLIP_SECONDS, ocrImage: { lines: 3, bytes: png.length }, summary, rows, server: serverRows, samples: Object.fromEntries(samples),
     };
     writeFileSync(join(target, 'infer.json'), JSON.stringify(json, null, 2));
     console.log(`\n${JSON.stringify(summary, null, 2)}\nwrote ${join(target, 'infer.json')}`);
