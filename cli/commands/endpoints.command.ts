@@ -69,8 +69,8 @@ export function endpointsCommand(io: CliIO): Command {
     .option('-a, --accelerator <kind>', "accelerator kind (default 'cpu')")
     .option('--max-batch-size <n>', 'requests batched into one run (default 8)', int('--max-batch-size'))
     .option('--max-queue-delay-ms <ms>', 'how long a request waits for companions (default 5)', int('--max-queue-delay-ms'))
-    .option('--min-replicas <n>', 'default 1', int('--min-replicas'))
-    .option('--max-replicas <n>', 'default 1', int('--max-replicas'))
+    .option('--min-replicas <n>', 'split mode: fewer live workers of the kind fail the deployment (default 1)', int('--min-replicas'))
+    .option('--max-replicas <n>', 'split mode: workers holding the endpoint at most (default: min replicas)', int('--max-replicas'))
     .option('--json', 'print JSON for scripts')
     .action(async (opts, command: Command) => {
       const api = client(command);

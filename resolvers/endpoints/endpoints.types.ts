@@ -94,10 +94,10 @@ export class DeployEndpointInput {
   @Field(() => String, { nullable: true, description: "Accelerator kind; default 'cpu'." })
   accelerator?: string | null;
 
-  @Field(() => Int, { nullable: true })
+  @Field(() => Int, { nullable: true, description: 'Split mode: the deployment FAILS when fewer live workers of the accelerator kind run (default 1).' })
   minReplicas?: number | null;
 
-  @Field(() => Int, { nullable: true })
+  @Field(() => Int, { nullable: true, description: 'Split mode: workers holding the endpoint at most, spread by rendezvous hashing (default minReplicas).' })
   maxReplicas?: number | null;
 
   @Field(() => Int, { nullable: true, description: 'Requests gathered into one model run at most (default 8).' })
