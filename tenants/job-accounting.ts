@@ -4,7 +4,7 @@
 import type { EntityManager } from 'typeorm';
 import { AppError } from '../core/app-error';
 import { FINISHED_JOB_STATUSES, Job, JobStatus } from '../entities';
-import { appendJobEvent, CHANNELS, jobSnapshot, notify } from './job-events';
+import { appendJobEvent, CHANNELS, jobSnapshot, notify, type JobRowForEvent } from './job-events';
 import { toMilli, type QuotaLedger } from './quota-ledger';
 import { returning } from './sql';
 
@@ -29,13 +29,8 @@ export interface ShardCommit {
 
 export type CommitOutcome = { status: 'committed'; chargedMilli: number; job: Job } | { status: 'stale' };
 
-interface JobRow {
-  id: string;
-  tenant_id: string;
-  status: JobStatus;
-  total_items: number;
-  done_items: number;
-  failed_items: number;
+/** The job row as its accounting reads it: what events need, and the charge's bookkeeping. */
+interface JobRow extends JobRowForEvent {
   period: string;
   charged_milli: string;
   finished_at: Date | null;
