@@ -10,7 +10,7 @@ import { createDatasetLoaders } from './datasets/datasets.loaders';
 import { createEndpointLoaders } from './endpoints/endpoints.loaders';
 import { createModelLoaders } from './models/models.loaders';
 
-export function createLoaders(db: TenantDatabase, scope: RequestScope) {
+function buildLoaders(db: TenantDatabase, scope: RequestScope) {
   return {
     ...createTenantLoaders(db, scope),
     ...createBlobLoaders(db, scope),
@@ -22,4 +22,16 @@ export function createLoaders(db: TenantDatabase, scope: RequestScope) {
   };
 }
 
-export type Loaders = ReturnType<typeof createLoaders>;
+export type Loaders = ReturnType<typeof buildLoaders>;
+
+/**
+ * The request's loaders, built on first use: many operations (`infer`, most mutations,
+ * `{ __typename }`) read no relation, and building some thirty DataLoaders was a measurable part
+ * of their request.
+ */
+export function createLoaders(db: TenantDatabase, scope: RequestScope): Loaders {
+  let built: Loaders | undefined;
+  return new Proxy({} as Loaders, {
+    get: (_target, key) => (built ??= buildLoaders(db, scope))[key as keyof Loaders],
+  });
+}
