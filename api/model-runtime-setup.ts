@@ -62,6 +62,7 @@ export function createModelRuntime(config: Config, { db, blobs, metrics, log }: 
     runtime = config.mode === 'worker' ? (inferenceHost = new InferenceHost(local, db, {
       node: config.jobs.workerNode, kind: config.jobs.workerKind, listenHost: split.listenHost, listenPort: split.listenPort,
       advertiseUrl: split.advertiseUrl, secret: splitSecret, maxRequestBytes: split.maxRequestBytes, maxModelBytes: config.blobMaxBytes,
+      loadModel: runtimeSettings.loadModel,
       heartbeatSeconds: config.jobs.heartbeatSeconds, deviceTimeoutSeconds: config.jobs.deviceTimeoutSeconds,
       shutdownGraceMs: config.shutdownGraceMs, log,
     })) : local;

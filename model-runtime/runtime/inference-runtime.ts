@@ -106,6 +106,12 @@ export interface InferenceRuntime {
    * large file is parsed off the API's thread.
    */
   inspect(bytes: Uint8Array, handler: string, config: Record<string, unknown>): Promise<ModelSignature>;
+  /**
+   * The same, for a file this runtime reads from the blob store itself by its content address —
+   * where that saves carrying it (split mode's API processes: the worker reads it). Runtimes
+   * without it are given the bytes.
+   */
+  inspectStored?(sha256: string, handler: string, config: Record<string, unknown>): Promise<ModelSignature>;
   /** Session pool counters and queue lengths, for operators and tests. */
   stats(): Promise<RuntimeStats>;
   close(): Promise<void>;

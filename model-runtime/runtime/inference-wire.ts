@@ -21,7 +21,11 @@ export const INFERENCE_ROUTES = {
   stats: '/v1/stats',
 } as const;
 
-/** Model signature inspection sends the file as the raw body; its handler and config ride here. */
+/**
+ * Model signature inspection sends the file as the raw body; its handler and config ride here —
+ * or, with `sha256` among them and no body, the worker reads the file from the blob store it
+ * shares with API processes (registration through an API process: nothing crosses the hop).
+ */
 export const INSPECT_HEADER = 'x-alliance-inspect';
 
 /** Success: `value` is the runtime's answer. Failure: the error as plain data. */

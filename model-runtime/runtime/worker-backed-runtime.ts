@@ -21,7 +21,9 @@
 //   worker is usually a busy one; doubling its work helps nobody).
 // - undeploy: to every live worker, whatever its kind; one that misses it drops the endpoint at
 //   its next reconcile (EndpointDeployer.reconcile).
-// - inspect, stats: any live worker / the sum over all of them.
+// - inspect, stats: any live worker / the sum over all of them. A model version's file is
+//   inspected by its content address (inspectStored): the worker reads it from the blob store it
+//   shares with API processes, as it does to deploy, so a large file is neither read nor sent here.
 //
 // Errors cross as runtime-messages.ts's SerializedError and are rebuilt as the engine's classes:
 // a bad input answers BAD_USER_INPUT with the same message and inputIndex as in-process.
@@ -209,9 +211,17 @@ export class WorkerBackedRuntime implements InferenceRuntime {
     return this.o.directory.current().some((w) => w.endpoints.has(endpointId));
   }
 
-  async inspect(bytes: Uint8Array, handler: string, config: Record<string, unknown>): Promise<ModelSignature> {
-    const settings = Buffer.from(JSON.stringify({ handler, config })).toString('base64url');
-    const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  inspect(bytes: Uint8Array, handler: string, config: Record<string, unknown>): Promise<ModelSignature> {
+    return this.inspectOn(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { handler, config });
+  }
+
+  /** The worker reads the file from the shared blob store: a model of a gigabyte is not read here, nor sent. */
+  inspectStored(sha256: string, handler: string, config: Record<string, unknown>): Promise<ModelSignature> {
+    return this.inspectOn(Buffer.alloc(0), { handler, config, sha256 });
+  }
+
+  private async inspectOn(body: Buffer, inspection: { handler: string; config: Record<string, unknown>; sha256?: string }): Promise<ModelSignature> {
+    const settings = Buffer.from(JSON.stringify(inspection)).toString('base64url');
     for (const worker of this.order(await this.o.directory.refresh())) {
       try {
         return unwrap(await this.exchange(worker, INFERENCE_ROUTES.inspect, body, 'application/octet-stream', this.o.loadTimeoutMs,

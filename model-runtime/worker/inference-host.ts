@@ -34,6 +34,8 @@ export interface InferenceHostOptions {
   secret: string;
   maxRequestBytes: number;
   maxModelBytes: number;
+  /** A model file from the blob store, by content address (registration through an API process). */
+  loadModel: (sha256: string) => Promise<Uint8Array>;
   heartbeatSeconds: number;
   /** Rows silent this long are another worker's remains (DEVICE_TIMEOUT_SECONDS). */
   deviceTimeoutSeconds: number;
@@ -126,6 +128,7 @@ export class InferenceHost implements InferenceRuntime, ReplicaPeers {
       port: this.o.listenPort,
       maxRequestBytes: this.o.maxRequestBytes,
       maxModelBytes: this.o.maxModelBytes,
+      loadModel: this.o.loadModel,
       labelOf: (id) => this.labels.get(id),
       log: this.o.log,
     });

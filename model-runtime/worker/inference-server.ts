@@ -33,6 +33,8 @@ export interface InferenceServerOptions {
   maxRequestBytes: number;
   /** Largest model file sent for inspection. */
   maxModelBytes: number;
+  /** A model file from the blob store shared with API processes, by content address. */
+  loadModel: (sha256: string) => Promise<Uint8Array>;
   /** "<owner slug>/<endpoint name>" of a deployed endpoint, for the API's metrics. */
   labelOf: (endpointId: string) => string | undefined;
   log: Logger;
@@ -77,6 +79,16 @@ export class InferenceServer {
   constructor(private readonly o: InferenceServerOptions) {}
 
   /** Listens; resolves with the bound address (port 0 picks a free one). */
+  /** An operator's mistake, not a member's: it reaches the API's log, the member sees INTERNAL. */
+  private async stored(sha256: string): Promise<Uint8Array> {
+    try {
+      return await this.o.loadModel(sha256);
+    } catch (error) {
+      throw new Error(`model file ${sha256} could not be read from this worker's blob store (${(error as Error).message}); `
+        + 'API processes and workers must share DATA_DIR');
+    }
+  }
+
   async start(): Promise<AddressInfo> {
     const server = http.createServer(this.app());
     // Longer than any client keeps an idle socket, so a reused keep-alive connection is rarely
@@ -166,14 +178,18 @@ export class InferenceServer {
     }));
 
     app.post(INFERENCE_ROUTES.inspect, express.raw({ type: () => true, limit: this.o.maxModelBytes }), run(async (req) => {
-      let settings: { handler?: unknown; config?: unknown };
+      let settings: { handler?: unknown; config?: unknown; sha256?: unknown };
       try {
         settings = JSON.parse(Buffer.from(String(req.headers[INSPECT_HEADER] ?? ''), 'base64url').toString('utf8'));
       } catch {
         throw new MalformedRequest(`the ${INSPECT_HEADER} header must be base64url JSON { handler, config }`);
       }
       if (typeof settings.handler !== 'string') throw new MalformedRequest('handler must be a string');
-      const bytes = req.body instanceof Buffer ? new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength) : new Uint8Array();
+      if (settings.sha256 !== undefined && (typeof settings.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(settings.sha256))) {
+        throw new MalformedRequest('sha256 must be a hex SHA-256');
+      }
+      const bytes = typeof settings.sha256 === 'string' ? await this.stored(settings.sha256)
+        : req.body instanceof Buffer ? new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength) : new Uint8Array();
       return runtime.inspect(bytes, settings.handler, object(settings.config ?? {}, 'config'));
     }));
 

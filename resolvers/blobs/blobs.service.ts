@@ -93,12 +93,18 @@ export class BlobsService {
    * a blob (`{ blobId }` in infer) or a model file being registered. Refuses blobs over maxBytes.
    */
   async readBytes(scope: RequestScope, globalId: string, maxBytes: number): Promise<{ blob: BlobNode; bytes: Buffer }> {
+    const blob = await this.readable(scope, globalId, maxBytes);
+    return { blob, bytes: await this.storedBytes(blob.sha256) };
+  }
+
+  /** The blob readBytes would read (the caller may, and it fits), without reading its bytes. */
+  async readable(scope: RequestScope, globalId: string, maxBytes: number): Promise<BlobNode> {
     requireTenant(scope);
     const id = fromGlobalId(globalId, 'Blob');
     const row = await this.db.withTenant(scope, (em) => em.findOneBy(Blob, { id }));
     if (!row) throw AppError.notFound('blob', globalId);
     if (Number(row.size) > maxBytes) throw AppError.badInput(`blob ${globalId} is ${row.size} bytes; the limit here is ${maxBytes}`);
-    return { blob: BlobNode.from(row), bytes: await this.storedBytes(row.sha256) };
+    return BlobNode.from(row);
   }
 
   /**

@@ -94,15 +94,18 @@ export class ModelsService {
     const config = memberHandlerConfig(input.config);
     // Permission first, so nobody makes the server read and parse files for a model it cannot change.
     await this.db.withTenant(scope, (em) => modelForWrite(em, tenant, modelId, input.modelId, 'createModelVersion'));
-    const { blob, bytes } = await this.blobs.readBytes(scope, input.blobId, this.options.maxModelBytes);
+    const blob = await this.blobs.readable(scope, input.blobId, this.options.maxModelBytes);
     if (blob.tenantId !== tenant.tenantId) {
       throw AppError.badInput(`the model file must be uploaded by ${tenant.slug} itself (POST /v1/blobs with X-Tenant: ${tenant.slug})`);
     }
     let signature;
     try {
       // Outside any transaction, and off the API's thread (the runtime loads it where models
-      // run): loading a large model takes a while and holds no row.
-      signature = await this.runtime.inspect(bytes, handler, config);
+      // run): loading a large model takes a while and holds no row. A runtime that reads the
+      // blob store itself (split mode's workers) is given the file's address, not its bytes.
+      signature = this.runtime.inspectStored
+        ? await this.runtime.inspectStored(blob.sha256, handler, config)
+        : await this.runtime.inspect(await this.blobs.storedBytes(blob.sha256), handler, config);
     } catch (error) {
       if (error instanceof InvalidModelError) throw AppError.badInput(error.message);
       throw error;
