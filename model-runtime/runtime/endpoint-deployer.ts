@@ -120,15 +120,16 @@ export class EndpointDeployer {
     const rows: { id: string; status: string; max_replicas: number }[] = await this.db.withSystem('a worker compares what it serves with the endpoints', (em) =>
       em.query(`SELECT id, status, max_replicas FROM endpoint WHERE (status = 'READY' AND accelerator = ANY ($1)) OR id = ANY ($2::uuid[])`,
         [[...this.runtime.accelerators], [...held]]));
-    const live = new Set(rows.filter((r) => r.status === 'READY' || r.status === 'DEPLOYING').map((r) => r.id));
+    const byId = new Map(rows.map((r) => [r.id, r]));
     const peers = await this.placement?.peers();
     const placed = (id: string, maxReplicas: number, holds: boolean) =>
       peers ? decide(this.placement!.id, id, maxReplicas, peers, holds) : holds ? 'keep' : 'load';
-    const maxOf = new Map(rows.map((r) => [r.id, r.max_replicas]));
     let dropped = 0;
     for (const id of held) {
       if (this.inFlight.has(id)) continue;
-      if (live.has(id) && (placed(id, maxOf.get(id)!, true) !== 'drop' || this.shardedRecently(id))) continue;
+      const row = byId.get(id);
+      const live = row?.status === 'READY' || row?.status === 'DEPLOYING';
+      if (live && (placed(id, row.max_replicas, true) !== 'drop' || this.shardedRecently(id))) continue;
       await this.runtime.undeploy(id).catch((err) => this.log.warn({ endpoint: id, err: (err as Error).message }, 'could not drop an endpoint'));
       dropped += 1;
     }
