@@ -6,6 +6,7 @@ import { loadConfig } from '../core/config';
 import { startPlatform } from '../api/platform';
 import { ledgerViolations } from '../tenants/ledger-invariants';
 import { startTestPlatform, type TestPlatform } from './harness/test-platform';
+import { counter } from './harness/platform-processes';
 import { until } from './harness/wait';
 import {
   DEPLOY, INFER, QUOTA, STOP, codes, deploy, floatInput, tensorModel, uniqueName,
@@ -206,11 +207,8 @@ describe("infer's early lookup (started while the rate-limit charge is in flight
     const { version } = await tensorModel(tp, 'carol', 3, 'PRIVATE');
     const endpoint = await deploy(tp, 'carol', version.id);
     const token = await tp.token('carol');
-    const calls = async () => {
-      const text = await (await fetch(`${tp.url}/metrics`)).text();
-      const count = (fn: string) => Number(new RegExp(`alliance_db_hot_path_seconds_count\\{function="${fn}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
-      return { rateLimit: count('app_rate_limit_charge'), lookup: count('app_infer_target'), charge: count('app_infer_charge') };
-    };
+    const count = (fn: string) => counter(tp.url, 'alliance_db_hot_path_seconds_count', `function="${fn}"`);
+    const calls = async () => ({ rateLimit: await count('app_rate_limit_charge'), lookup: await count('app_infer_target'), charge: await count('app_infer_charge') });
     const before = await calls();
     expect((await tp.gql(literal(endpoint.id), {}, { token })).errors).toBeUndefined();
     expect(await calls()).toEqual({ rateLimit: before.rateLimit + 1, lookup: before.lookup + 1, charge: before.charge + 1 });
