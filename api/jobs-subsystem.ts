@@ -12,6 +12,7 @@ import { JobEventStream } from '../resolvers/jobs/job-event-stream';
 import { JobsService } from '../resolvers/jobs/jobs.service';
 import { QuotaStream } from '../resolvers/quota/quota-stream';
 import type { QuotaService } from '../resolvers/quota/quota.service';
+import type { QuotaHolds } from '../tenants/quota-holds';
 import { JobAccounting } from '../tenants/job-accounting';
 import { CHANNELS } from '../tenants/job-events';
 import { PgListener } from '../tenants/pg-listener';
@@ -24,6 +25,8 @@ export interface JobsSubsystemOptions {
   db: TenantDatabase;
   ledger: QuotaLedger;
   quotas: QuotaService;
+  /** This process's holds of budgets for synchronous inference: returned before a job is admitted. */
+  holds?: QuotaHolds;
   log: Logger;
   /** Runs the scheduler in this process (it still only acts while it holds the leader lock). */
   schedule: boolean;
@@ -47,7 +50,7 @@ export async function startJobsSubsystem(o: JobsSubsystemOptions): Promise<JobsS
   const listener = new PgListener(o.urls.app, Object.values(CHANNELS), log);
   await listener.start();
   const accounting = new JobAccounting(ledger, config.jobs.fairShareHalfLifeSeconds);
-  const jobs = new JobsService(db, ledger, accounting, config);
+  const jobs = new JobsService(db, ledger, accounting, config, o.holds);
   const streams: Streams = { jobEvents: new JobEventStream(db, listener), quota: new QuotaStream(listener, o.quotas) };
 
   const needsQueue = o.schedule || Boolean(o.worker);

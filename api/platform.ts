@@ -22,7 +22,7 @@ import { DatasetVersionsService } from '../resolvers/datasets/dataset-versions.s
 import { DatasetsService } from '../resolvers/datasets/datasets.service';
 import { EndpointsService } from '../resolvers/endpoints/endpoints.service';
 import { InferenceService } from '../resolvers/endpoints/inference.service';
-import { UsageMeter } from '../resolvers/endpoints/usage-meter';
+import { InferTargetCache } from '../resolvers/endpoints/infer-target-cache';
 import { ModelsService } from '../resolvers/models/models.service';
 import { EndpointDeployer } from '../model-runtime/runtime/endpoint-deployer';
 import { PerItemCostTracker } from '../model-runtime/runtime/per-item-cost';
@@ -36,6 +36,7 @@ import { FilesystemBlobStore } from '../tenants/blob-store/filesystem-blob-store
 import { createDataSource, ensureDatabase, migrateWithLock } from '../tenants/database';
 import { APP_ROLE, SYSTEM_ROLE, enableRoleLogins, secretFromDataDir, urlForRole } from '../tenants/database-roles';
 import { IdentityService } from '../tenants/identity';
+import { QuotaHolds } from '../tenants/quota-holds';
 import { QuotaLedger } from '../tenants/quota-ledger';
 import { TenantDatabase } from '../tenants/tenant-database';
 import { RateLimitService } from '../resolvers/rate-limit/rate-limit.service';
@@ -74,6 +75,10 @@ export interface Platform {
   schema: GraphQLSchema;
   /** The model runtime of this process and the endpoint lifecycle over it (issue 4). */
   models: { runtime: InferenceRuntime; deployer: EndpointDeployer };
+  /** The endpoint as a caller's tenant sees it, cached in this process for `infer`. */
+  inferTargetCache: InferTargetCache;
+  /** This process's prepaid holds of tenants' budgets for synchronous inference; `flush` settles them. */
+  holds: QuotaHolds;
   close(): Promise<void>;
 }
 
@@ -158,16 +163,23 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     const deployer = new EndpointDeployer(db, runtime, log, inferenceHost);
     const costs = new PerItemCostTracker(db, log);
     closers.push(() => costs.close());
-    const quotas = new QuotaService(db, ledger, audit);
+    // Synchronous inference is charged from prepaid holds of tenants' budgets, settled in the background.
+    const holds = new QuotaHolds(db, ledger, log, { ttlMs: config.inference.quotaHoldTtlMs });
+    holds.start();
+    const quotas = new QuotaService(db, ledger, audit, holds);
     const jobsSubsystem = await startJobsSubsystem({
-      config, urls, db, ledger, quotas, log, schedule: config.mode !== 'worker',
+      config, urls, db, ledger, quotas, holds, log, schedule: config.mode !== 'worker',
       // This process is a worker node too, except in split mode's api processes.
       worker: config.mode === 'api' ? undefined : { runner: new RuntimeShardRunner(db, runtime, deployer), itemInput: datasetItemInput(blobStore) },
     });
     closers.push(() => jobsSubsystem.close());
+    closers.push(() => holds.stop()); // before the jobs subsystem and the database: its last settlements
     identities.followChanges(jobsSubsystem.listener);
-    const rateLimiter = new RateLimiter(db, config.limits.rateLimitPointsPerHour);
-    const inference = new InferenceService(db, runtime, ledger, new UsageMeter(db, ledger), blobs, costs, {
+    // Follows the catalog's change notices on the same LISTEN connection (CHANNELS.catalog).
+    const inferTargetCache = new InferTargetCache(db, jobsSubsystem.listener);
+    const rateLimiter = new RateLimiter(db, config.limits.rateLimitPointsPerHour, { changes: jobsSubsystem.listener, log });
+    closers.push(() => rateLimiter.close());
+    const inference = new InferenceService(inferTargetCache, runtime, holds, blobs, costs, {
       billingWeights: config.billingWeights, maxInputs: config.inference.maxInputs, maxInputBlobBytes: 100 * 1024 ** 2,
     });
     const container = new ServiceContainer()
@@ -181,12 +193,12 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
       .register(RateLimitService, new RateLimitService(db, rateLimiter, audit))
       .register(QuotaLedger, ledger)
       .register(QuotaService, quotas)
-      .register(ModelsService, new ModelsService(db, audit, blobs, runtime, { maxModelBytes: config.blobMaxBytes }))
-      .register(EndpointsService, new EndpointsService(db, audit, deployer, { billingWeights: config.billingWeights }))
+      .register(ModelsService, new ModelsService(db, audit, blobs, runtime, { maxModelBytes: config.blobMaxBytes }, inferTargetCache))
+      .register(EndpointsService, new EndpointsService(db, audit, deployer, { billingWeights: config.billingWeights }, inferTargetCache))
       .register(InferenceService, inference)
       .register(JobsService, jobsSubsystem.jobs)
       .register(ClusterService, new ClusterService(db, config.jobs))
-      .register(UsageService, new UsageService(db));
+      .register(UsageService, new UsageService(db, {}, holds));
     const schema = await buildAppSchema(container);
 
     if ((opts.seedDemo ?? config.mode === 'all-in-one') && config.inference.demoModels) {
@@ -290,7 +302,7 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     );
     log.info({ url, issuer }, 'alliance-hub listening');
 
-    return { config, url, port, issuer, devRealm, db, metrics, log, jobs: jobsSubsystem, models: { runtime, deployer }, schema, close: closeAll };
+    return { config, url, port, issuer, devRealm, db, metrics, log, jobs: jobsSubsystem, models: { runtime, deployer }, inferTargetCache, holds, schema, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

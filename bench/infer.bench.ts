@@ -85,6 +85,7 @@ function perOperation(before: ServerTotals, after: ServerTotals): Record<string,
   for (const [fn, a] of Object.entries(after.sql)) {
     const b = before.sql[fn] ?? { seconds: 0, calls: 0 };
     out[fn] = ((a.seconds - b.seconds) * 1000) / operations;
+    out[`${fn} calls`] = (a.calls - b.calls) / operations;
   }
   return out;
 }
@@ -372,17 +373,19 @@ async function main(): Promise<void> {
     }
     // Where the platform's time goes, from its own /metrics: means per operation, medians over
     // rounds. Apollo's time is from the operation's start to its response (no HTTP, no body
-    // parsing); the SQL functions are single round trips the operation waits for (the lookup
-    // overlaps the rate-limit charge, so they do not simply add up).
-    const fns = ['app_rate_limit_charge', 'app_infer_target', 'app_infer_charge'];
-    console.log('\n| scenario (platform side, server means per operation) | Apollo ms | rate-limit charge ms | infer lookup ms | infer charge ms |');
+    // parsing); each SQL function is a single round trip an operation waits for when memory
+    // cannot answer — a rate-limit lease, an endpoint lookup (overlapping the lease), a quota
+    // hold growing — shown as its wait per operation and its calls per 100 operations.
+    const fns = ['app_rate_limit_lease', 'app_infer_endpoint', 'app_quota_hold_take'];
+    console.log('\n| scenario (platform side, server means per operation) | Apollo ms | rate-limit lease ms (calls/100 ops) | endpoint lookup ms (calls/100) | quota hold take ms (calls/100) |');
     console.log('| --- | ---: | ---: | ---: | ---: |');
     const serverRows = Object.fromEntries([...server].map(([scenario, list]) => {
       const m = (key: string) => median(list.map((r) => r[key] ?? 0));
-      return [scenario, { apolloMs: m('graphqlMs'), ...Object.fromEntries(fns.map((fn) => [fn, m(fn)])) }];
+      return [scenario, { apolloMs: m('graphqlMs'), ...Object.fromEntries(fns.flatMap((fn) => [[fn, m(fn)], [`${fn} calls`, m(`${fn} calls`)]])) }];
     }));
     for (const [scenario, r] of Object.entries(serverRows)) {
-      console.log(`| ${scenario} | ${r.apolloMs.toFixed(2)} | ${fns.map((fn) => (r as Record<string, number>)[fn].toFixed(2)).join(' | ')} |`);
+      const cell = (fn: string) => `${(r as Record<string, number>)[fn].toFixed(2)} (${((r as Record<string, number>)[`${fn} calls`] * 100).toFixed(1)})`;
+      console.log(`| ${scenario} | ${r.apolloMs.toFixed(2)} | ${fns.map(cell).join(' | ')} |`);
     }
     const on = samples.get('vad 10s c32 batching on');
     const off = samples.get('vad 10s c32 batching off');

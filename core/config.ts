@@ -64,6 +64,11 @@ export interface InferenceConfig {
   maxQueueSize: number;
   /** Inputs per `infer` request. */
   maxInputs: number;
+  /**
+   * A prepaid hold's lease (QUOTA_HOLD_TTL_MS): renewed while its process settles; a crashed
+   * process's hold is released this long after its last renewal (tenants/quota-holds.ts).
+   */
+  quotaHoldTtlMs: number;
   /** Run the engine on a worker thread (default), not on the API's own event loop. */
   thread: boolean;
   /** Split mode's hop from API processes to workers (model-runtime/worker/inference-server.ts). */
@@ -279,6 +284,7 @@ export function loadConfig(env: Env = process.env, argvMode?: string): Config {
       maxSessions: int(env, 'MODEL_MAX_SESSIONS', 8, errors, 1, 1024),
       maxQueueSize: int(env, 'INFER_MAX_QUEUE', 256, errors, 1, 1_000_000),
       maxInputs: int(env, 'INFER_MAX_INPUTS', 64, errors, 1, 10_000),
+      quotaHoldTtlMs: int(env, 'QUOTA_HOLD_TTL_MS', 60_000, errors, 1000, 3_600_000),
       thread: oneOf(env, 'INFERENCE_THREAD', ['true', 'false'] as const, 'true', errors) === 'true',
       split: {
         ...listenAddress(env, 'INFERENCE_LISTEN', '127.0.0.1:0', errors),

@@ -16,12 +16,12 @@ import { UsageRecord } from './usage-record.entity';
 import { UsageDay, UsageRollup } from './usage-day.entity';
 import { RateLimitSetting } from './rate-limit-setting.entity';
 import { RateLimitUsage } from './rate-limit-usage.entity';
-import { LedgerEntry, QuotaBalance, QuotaPolicy } from './quota.entity';
+import { LedgerEntry, QuotaBalance, QuotaHold, QuotaPolicy } from './quota.entity';
 import { Tenant } from './tenant.entity';
 import { User } from './user.entity';
 
 export { AuditEvent, Membership, Tenant, User };
-export { LedgerEntry, QuotaBalance, QuotaPolicy };
+export { LedgerEntry, QuotaBalance, QuotaHold, QuotaPolicy };
 export { Device, FairShareUsage, InferenceWorker, Job, JobEvent, JobResult, JobShard };
 export { FINISHED_JOB_STATUSES, JobStatus, ShardStatus } from './job.entity';
 export { LedgerKind } from './quota.entity';
@@ -36,4 +36,4 @@ export { UsageDay, UsageRollup };
 export { EndpointStatus } from './endpoint.entity';
 export type { TensorSignatureEntry } from './model-version.entity';
 
-export const ENTITIES = [Device, InferenceWorker, Job, JobShard, JobResult, JobEvent, FairShareUsage, Tenant, User, Membership, AuditEvent, QuotaPolicy, LedgerEntry, QuotaBalance, Blob, Dataset, DatasetVersion, DatasetItem, DatasetGrant, AccessRequest, RateLimitSetting, RateLimitUsage, Model, ModelVersion, ModelGrant, Endpoint, UsageRecord, UsageDay, UsageRollup];
+export const ENTITIES = [Device, InferenceWorker, Job, JobShard, JobResult, JobEvent, FairShareUsage, Tenant, User, Membership, AuditEvent, QuotaPolicy, LedgerEntry, QuotaBalance, QuotaHold, Blob, Dataset, DatasetVersion, DatasetItem, DatasetGrant, AccessRequest, RateLimitSetting, RateLimitUsage, Model, ModelVersion, ModelGrant, Endpoint, UsageRecord, UsageDay, UsageRollup];

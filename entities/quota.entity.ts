@@ -51,6 +51,10 @@ export class LedgerEntry {
   @Column({ name: 'job_id', type: 'uuid', nullable: true })
   jobId: string | null;
 
+  /** The synchronous-inference hold it belongs to (RESERVE, CAPTURE from it, RELEASE). */
+  @Column({ name: 'hold_id', type: 'uuid', nullable: true })
+  holdId: string | null;
+
   @Column({ name: 'entry_key', type: 'text', unique: true })
   entryKey: string;
 
@@ -77,4 +81,35 @@ export class QuotaBalance {
 
   @Column({ name: 'used_milli', type: 'bigint', transformer: bigintAsNumber })
   usedMilli: number;
+}
+
+/** A process's prepaid hold of a tenant's budget for synchronous inference (tenants/quota-holds.ts). */
+@Entity({ name: 'quota_hold' })
+export class QuotaHold {
+  @PrimaryColumn({ type: 'uuid' })
+  id: string;
+
+  @Column({ name: 'tenant_id', type: 'uuid' })
+  tenantId: string;
+
+  @Column({ type: 'text' })
+  period: string;
+
+  @Column({ type: 'text' })
+  holder: string;
+
+  @Column({ name: 'held_milli', type: 'bigint', transformer: bigintAsNumber })
+  heldMilli: number;
+
+  @Column({ name: 'settled_seq', type: 'integer' })
+  settledSeq: number;
+
+  @Column({ name: 'expires_at', type: 'timestamptz' })
+  expiresAt: Date;
+
+  @Column({ name: 'closed_at', type: 'timestamptz', nullable: true })
+  closedAt: Date | null;
+
+  @Column({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
 }

@@ -13,6 +13,12 @@ export const CHANNELS = {
   /** A user's memberships changed (payload: the user id; '*': a tenant's slug changed or it went). Sent by
    *  the trigger notify_membership_change, by this name. */
   membership: 'alliance_membership',
+  /** A tenant's rate-limit setting changed (payload: the tenant id). Sent by the trigger
+   *  notify_rate_limit_change, by this name; API processes give back their leases of its budget. */
+  rateLimit: 'alliance_rate_limit',
+  /** Endpoints, models, grants or versions changed (empty payload: drop every cached endpoint). Sent by the
+   *  trigger notify_catalog_change, by this name (migrations/1765353600000-catalog-change-notices.ts). */
+  catalog: 'alliance_catalog',
 } as const;
 
 export interface JobEventNotice {

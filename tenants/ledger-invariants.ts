@@ -2,7 +2,9 @@
 // (a non-empty answer is a bug, never a state to live with):
 //  1. every balance row equals the sums of its ledger entries;
 //  2. no job has captured + released more than it reserved;
-//  3. a finished job (SUCCEEDED, FAILED, CANCELLED) holds nothing any more.
+//  3. a finished job (SUCCEEDED, FAILED, CANCELLED) holds nothing any more;
+//  4. every synchronous-inference hold (tenants/quota-holds.ts) holds exactly what its entries
+//     say (reserved − captured − released, never negative), and a closed hold holds nothing.
 import type { EntityManager } from 'typeorm';
 
 export async function ledgerViolations(em: EntityManager): Promise<string[]> {
@@ -12,7 +14,7 @@ export async function ledgerViolations(em: EntityManager): Promise<string[]> {
       SELECT b.tenant_id, b.period, b.granted_milli AS granted, b.reserved_milli AS reserved, b.used_milli AS used,
              coalesce(sum(e.units_milli) FILTER (WHERE e.kind IN ('GRANT', 'ADJUST')), 0) AS g,
              coalesce(sum(e.units_milli) FILTER (WHERE e.kind = 'RESERVE'), 0)
-               - coalesce(sum(e.units_milli) FILTER (WHERE e.kind = 'CAPTURE' AND e.job_id IS NOT NULL), 0)
+               - coalesce(sum(e.units_milli) FILTER (WHERE e.kind = 'CAPTURE' AND (e.job_id IS NOT NULL OR e.hold_id IS NOT NULL)), 0)
                - coalesce(sum(e.units_milli) FILTER (WHERE e.kind = 'RELEASE'), 0) AS r,
              coalesce(sum(e.units_milli) FILTER (WHERE e.kind = 'CAPTURE'), 0) AS u
         FROM quota_balance b
@@ -39,6 +41,17 @@ export async function ledgerViolations(em: EntityManager): Promise<string[]> {
        WHERE j.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
        GROUP BY j.id HAVING sum(CASE e.kind WHEN 'RESERVE' THEN e.units_milli ELSE -e.units_milli END) <> 0`);
     for (const j of open) problems.push(`finished job ${j.id} still holds ${j.hold} milli-units`);
+  }
+  const [{ holds }]: { holds: string | null }[] = await em.query(`SELECT to_regclass('quota_hold') AS holds`);
+  if (holds) {
+    const wrong: { id: string; held: string; entries: string; closed: boolean }[] = await em.query(`
+      SELECT h.id, h.held_milli AS held, h.closed_at IS NOT NULL AS closed,
+             coalesce(sum(CASE e.kind WHEN 'RESERVE' THEN e.units_milli ELSE -e.units_milli END), 0) AS entries
+        FROM quota_hold h LEFT JOIN ledger_entry e ON e.hold_id = h.id
+       GROUP BY h.id, h.held_milli, h.closed_at
+      HAVING h.held_milli <> coalesce(sum(CASE e.kind WHEN 'RESERVE' THEN e.units_milli ELSE -e.units_milli END), 0)
+          OR (h.closed_at IS NOT NULL AND h.held_milli <> 0)`);
+    for (const h of wrong) problems.push(`hold ${h.id}${h.closed ? ' (closed)' : ''}: holds ${h.held}, its entries say ${h.entries}`);
   }
   return problems;
 }

@@ -24,7 +24,8 @@ function settingValues(identity: IdentitySettings): string[] {
 }
 
 /** The scoped functions callScoped may call. */
-export type HotPathFunction = 'app_rate_limit_charge' | 'app_infer_target' | 'app_infer_charge';
+export type HotPathFunction = 'app_rate_limit_charge' | 'app_rate_limit_lease' | 'app_infer_target' | 'app_infer_endpoint'
+  | 'app_infer_charge' | 'app_quota_hold_take';
 
 /** Told how long each callScoped round trip took (api/metrics.ts: alliance_db_hot_path_seconds). */
 export type HotPathObserver = (fn: HotPathFunction, seconds: number) => void;

@@ -119,6 +119,8 @@ it('a run that costs more than is left is charged what is left, never below zero
   // call; two milli-units are left; the 4-second clip measurably costs more than that.
   await tp.platform.db.withSystem('test: forget the measured cost', (em) =>
     em.query('UPDATE model_version SET per_item_device_seconds = 0 WHERE id = $1', [versionUuid]));
+  // The cached endpoint carries the measured cost for up to its TTL (resolvers/endpoints/infer-target-cache.ts).
+  tp.platform.inferTargetCache.forgetAll();
   const used = (await tp.as('carol', QUOTA)).quota.usedUnits;
   await tp.as('admin', `mutation($input: SetQuotaInput!) { setQuota(input: $input) { availableUnits } }`,
     { input: { tenantSlug: 'iqiyi', budgetUnits: used + 0.002, guaranteedDevices: 1, borrowLimitDevices: 2 } });

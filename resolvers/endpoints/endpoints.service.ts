@@ -14,6 +14,7 @@ import { requireRole, requireTenant, type RequestScope } from '../../tenants/req
 import type { TenantDatabase } from '../../tenants/tenant-database';
 import { isoKey, paginate, type ConnectionShape } from '../common/connection';
 import { EndpointNode, type DeployEndpointInput, type EndpointsArgs } from './endpoints.types';
+import type { InferTargetCache } from './infer-target-cache';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 /**
@@ -41,6 +42,8 @@ export class EndpointsService {
     private readonly audit: AuditLog,
     private readonly deployer: EndpointDeployer,
     private readonly limits: EndpointLimits,
+    /** Told after a stop, so this process's next `infer` sees it at once (the notice may lag). */
+    private readonly inferTargets?: Pick<InferTargetCache, 'forgetAll'>,
   ) {}
 
   list(scope: RequestScope, args: EndpointsArgs): Promise<ConnectionShape<EndpointNode>> {
@@ -110,7 +113,10 @@ export class EndpointsService {
       await this.audit.record(em, scope, tenant.tenantId, 'endpoint.stop', { type: 'Endpoint', id }, { name: endpoint.name, was: endpoint.status });
       return true;
     });
-    if (changed) await this.deployer.undeploy(id);
+    if (changed) {
+      this.inferTargets?.forgetAll();
+      await this.deployer.undeploy(id);
+    }
     return this.load(scope, id);
   }
 

@@ -8,6 +8,7 @@ import { fromGlobalId } from '../../core/global-id';
 import { Job, JobResult, TenantRole } from '../../entities';
 import type { JobAccounting } from '../../tenants/job-accounting';
 import { appendJobEvent, CHANNELS, notify } from '../../tenants/job-events';
+import type { QuotaHolds } from '../../tenants/quota-holds';
 import { fromMilli, periodOf, quotaExceeded, type QuotaLedger } from '../../tenants/quota-ledger';
 import { requireRole, requireTenant, type RequestScope } from '../../tenants/request-scope';
 import { returning } from '../../tenants/sql';
@@ -49,6 +50,8 @@ export class JobsService {
     private readonly ledger: QuotaLedger,
     private readonly accounting: JobAccounting,
     private readonly config: Pick<Config, 'billingWeights' | 'jobs'>,
+    /** This process's holds of budgets for synchronous inference (tenants/quota-holds.ts). */
+    private readonly holds?: QuotaHolds,
   ) {}
 
   async submit(scope: RequestScope, input: SubmitJobInput): Promise<SubmitJobPayloadNode> {
@@ -75,6 +78,9 @@ export class JobsService {
       .update(stableJson({ endpointId, datasetVersionId, inputs: input.inputs ?? null, priority }))
       .digest('hex');
 
+    // What this process holds of the budget for synchronous requests goes back before the
+    // estimate is checked against it: a hold must never be why a job is refused.
+    await this.holds?.flush(tenant.tenantId, { close: true });
     return this.db.withTenant(scope, async (em) => {
       if (key) {
         const existing = await this.byIdempotencyKey(em, tenant.tenantId, key, inputHash);

@@ -18,6 +18,7 @@ import type { TenantDatabase } from '../../tenants/tenant-database';
 import type { BlobsService } from '../blobs/blobs.service';
 import { isoKey, paginate, type ConnectionShape } from '../common/connection';
 import { tenantBySlug } from '../datasets/tenant-directory';
+import type { InferTargetCache } from '../endpoints/infer-target-cache';
 import { CONTROL, memberHandlerConfig, modelForWrite } from './model-policy';
 import { ModelGrantNode, ModelNode, ModelVersionNode, type CreateModelInput, type CreateModelVersionInput, type ModelsArgs, type ShareModelInput } from './models.types';
 
@@ -34,6 +35,8 @@ export class ModelsService {
     private readonly blobs: BlobsService,
     private readonly runtime: InferenceRuntime,
     private readonly options: ModelsServiceOptions,
+    /** Told after a grant changes, so this process's next `infer` reads it (the notice may lag). */
+    private readonly inferTargets?: Pick<InferTargetCache, 'forgetAll'>,
   ) {}
 
   list(scope: RequestScope, args: ModelsArgs): Promise<ConnectionShape<ModelNode>> {
@@ -141,7 +144,7 @@ export class ModelsService {
       await this.audit.record(em, scope, tenant.tenantId, renewed ? 'model.grant.renew' : 'model.grant', { type: 'Model', id: model.id },
         { grantId: toGlobalId('ModelGrant', row.id), grantee: slug, purpose, expiresAt: expiresAt?.toISOString() ?? null });
       return ModelGrantNode.from(row);
-    });
+    }).finally(() => this.inferTargets?.forgetAll()); // a renewal may end a grant sooner
   }
 
   async revoke(scope: RequestScope, grantGlobalId: string): Promise<boolean> {
@@ -155,7 +158,7 @@ export class ModelsService {
       await this.audit.record(em, scope, tenant.tenantId, 'model.grant.revoke', { type: 'Model', id: grant.modelId },
         { grantId: grantGlobalId, granteeTenantId: toGlobalId('Tenant', grant.granteeTenantId) });
       return true;
-    });
+    }).finally(() => this.inferTargets?.forgetAll());
   }
 
   /** One grant per grantee: sharing again replaces purpose and expiry (an expired grant revives). */

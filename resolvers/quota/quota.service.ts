@@ -3,6 +3,7 @@ import { AppError } from '../../core/app-error';
 import { toGlobalId } from '../../core/global-id';
 import { LedgerEntry, QuotaPolicy, Tenant } from '../../entities';
 import type { AuditLog } from '../../tenants/audit-log';
+import type { QuotaHolds } from '../../tenants/quota-holds';
 import { fromMilli, periodOf, toMilli, type Balance, type QuotaLedger } from '../../tenants/quota-ledger';
 import { requireTenant, type RequestScope } from '../../tenants/request-scope';
 import type { TenantDatabase } from '../../tenants/tenant-database';
@@ -18,10 +19,16 @@ export class QuotaService {
     private readonly db: TenantDatabase,
     private readonly ledger: QuotaLedger,
     private readonly audit: AuditLog,
+    private readonly holds?: QuotaHolds,
   ) {}
 
+  /**
+   * The caller's quota. Synchronous requests this process answered are settled first, and what
+   * it holds of the budget for the next ones counts as available (tenants/quota-holds.ts).
+   */
   async current(scope: RequestScope): Promise<QuotaNode> {
     const tenant = requireTenant(scope);
+    await this.holds?.flush(tenant.tenantId);
     return this.db.withTenant(scope, (em) => this.load(em, tenant.tenantId));
   }
 
@@ -37,6 +44,8 @@ export class QuotaService {
     if (!Number.isFinite(weight) || weight <= 0 || weight > 1000) throw AppError.badInput(`weight must be above 0 and at most 1000; got ${weight}`);
     const tenant = await this.db.withTenant(scope, (em) => em.findOne(Tenant, { where: { slug: input.tenantSlug } }));
     if (!tenant) throw AppError.notFound('tenant', input.tenantSlug);
+    // A new budget applies to what is not yet set aside: this process's holds go back first.
+    await this.holds?.flush(tenant.id, { close: true });
     return this.db.withIdentity({ userId: scope.user.id, tenantId: tenant.id, isAllianceAdmin: true }, async (em) => {
       const budgetMilli = toMilli(input.budgetUnits);
       await em.query(
@@ -54,8 +63,9 @@ export class QuotaService {
     });
   }
 
-  ledgerEntries(scope: RequestScope, args: PageArgs): Promise<ConnectionShape<LedgerEntryNode>> {
+  async ledgerEntries(scope: RequestScope, args: PageArgs): Promise<ConnectionShape<LedgerEntryNode>> {
     const tenant = requireTenant(scope);
+    await this.holds?.flush(tenant.tenantId);
     return paginate(
       (work) => this.db.withTenant(scope, work),
       (em) => em.createQueryBuilder(LedgerEntry, 'l').where('l.tenant_id = :tenantId', { tenantId: tenant.tenantId }),
@@ -67,7 +77,7 @@ export class QuotaService {
 
   /** The quota as the contract shows it, inside the caller's transaction. */
   async load(em: EntityManager, tenantId: string): Promise<QuotaNode> {
-    const balance = await this.ledger.ensureBalance(em, tenantId, periodOf());
+    const balance = heldAsAvailable(await this.ledger.ensureBalance(em, tenantId, periodOf()), this.holds?.heldHere(tenantId) ?? 0);
     const policy = await em.findOne(QuotaPolicy, { where: { tenantId } });
     return quotaNode(tenantId, balance, policy, await this.runningDevices(em, tenantId));
   }
@@ -97,4 +107,9 @@ function quotaNode(tenantId: string, b: Balance, policy: QuotaPolicy | null, run
     runningDevices,
     weight: policy?.weight ?? 1,
   });
+}
+
+function heldAsAvailable(balance: Balance, heldMilli: number): Balance {
+  const held = Math.min(heldMilli, balance.reservedMilli);
+  return { ...balance, reservedMilli: balance.reservedMilli - held, availableMilli: balance.availableMilli + held };
 }

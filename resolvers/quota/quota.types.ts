@@ -10,13 +10,19 @@ export class QuotaNode {
   @Field(() => Float)
   budgetUnits: number;
 
-  @Field(() => Float)
+  @Field(() => Float, {
+    description: 'Held for admitted jobs, and by other API processes for their next synchronous requests '
+      + '(such a hold goes back after about a second idle; what the answering process holds counts as available).',
+  })
   reservedUnits: number;
 
-  @Field(() => Float)
+  @Field(() => Float, {
+    description: 'Charged this period. Synchronous requests are settled in aggregated ledger entries within a fraction '
+      + 'of a second; the process that answered them counts them at once.',
+  })
   usedUnits: number;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: 'budgetUnits − reservedUnits − usedUnits.' })
   availableUnits: number;
 
   @Field(() => Int)

@@ -30,7 +30,7 @@ export class RateLimitService {
     if (pointsPerHour !== null && (!Number.isInteger(pointsPerHour) || pointsPerHour < 1 || pointsPerHour > MAX_POINTS_PER_HOUR)) {
       throw AppError.badInput(`pointsPerHour must be between 1 and ${MAX_POINTS_PER_HOUR}, or null for the default; got ${pointsPerHour}`);
     }
-    return this.db.withTenant(scope, async (em) => {
+    const { tenantId, result } = await this.db.withTenant(scope, async (em) => {
       const tenant = await em.findOne(Tenant, { where: { slug: tenantSlug } });
       if (!tenant) throw AppError.notFound('tenant', tenantSlug.slice(0, 60));
       if (pointsPerHour === null) {
@@ -46,13 +46,21 @@ export class RateLimitService {
       }
       await this.audit.record(em, scope, tenant.id, 'rate_limit.set', { type: 'Tenant', id: tenant.id }, { pointsPerHour });
       const state = await this.limiter.peekIn(em, { type: 'TENANT', id: tenant.id, label: `tenant ${tenant.slug}` });
-      return Object.assign(new TenantRateLimitNode(), {
-        tenant: TenantNode.from(tenant),
-        pointsPerHour: state.limit,
-        isDefault: pointsPerHour === null,
-        used: state.used,
-        resetAt: state.resetAt,
-      });
+      return {
+        tenantId: tenant.id,
+        result: Object.assign(new TenantRateLimitNode(), {
+          tenant: TenantNode.from(tenant),
+          pointsPerHour: state.limit,
+          isDefault: pointsPerHour === null,
+          used: state.used,
+          resetAt: state.resetAt,
+        }),
+      };
     });
+    // Committed: this process's slice of the tenant's budget was sized against the old one and
+    // goes back now, before the admin hears the change took effect. Other processes drop theirs
+    // on the trigger's notice (CHANNELS.rateLimit).
+    await this.limiter.dropAllowance({ type: 'TENANT', id: tenantId });
+    return result;
   }
 }

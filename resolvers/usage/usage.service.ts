@@ -5,6 +5,7 @@
 import type { EntityManager } from 'typeorm';
 import { AppError } from '../../core/app-error';
 import { toGlobalId } from '../../core/global-id';
+import type { QuotaHolds } from '../../tenants/quota-holds';
 import { fromMilli } from '../../tenants/quota-ledger';
 import { requireTenant, type RequestScope } from '../../tenants/request-scope';
 import type { TenantDatabase } from '../../tenants/tenant-database';
@@ -79,6 +80,8 @@ export class UsageService {
   constructor(
     private readonly db: TenantDatabase,
     opts: UsageServiceOptions = {},
+    /** Synchronous requests answered here are settled before a read (tenants/quota-holds.ts). */
+    private readonly holds?: QuotaHolds,
   ) {
     this.rollUpDays = opts.rollUpDaysPerCall ?? 7;
   }
@@ -105,6 +108,7 @@ export class UsageService {
    */
   async levels(scope: RequestScope, window: UsageWindow, groupBy: UsageGroupBy, thenBy: UsageGroupBy | null,
     source?: UsageBreakdownSource): Promise<Map<string | null, UsageBucketNode[]>> {
+    await this.holds?.flush();
     return this.db.withTenant(scope, async (em) => {
       await this.rollUp(em);
       const rows: UsageRow[] = await em.query(
@@ -139,6 +143,7 @@ export class UsageService {
   async assetUsage(scope: RequestScope, from: Date, to: Date): Promise<AssetUsageNode[]> {
     requireTenant(scope);
     const window = validateWindow(from, to);
+    await this.holds?.flush();
     const rows: AssetRow[] = await this.db.withTenant(scope, async (em) => {
       await this.rollUp(em);
       return em.query(`SELECT * FROM usage_of_my_assets($1, $2)`, [window.from, window.to]);
