@@ -16,19 +16,8 @@ const IDENTITY = `
     PERFORM set_config('app.user_id', p_user, true), set_config('app.tenant_id', p_tenant, true),
             set_config('app.alliance_admin', p_admin, true);`;
 
-export class HotPathFunctions1765094400000 implements MigrationInterface {
-  name = 'HotPathFunctions1765094400000';
-
-  async up(q: QueryRunner): Promise<void> {
-    // tenants/rate-limiter.ts: spend `p_cost` points of the subject's hourly budget, or refuse
-    // without spending any. The conflicting row's lock serialises concurrent charges; the
-    // update's WHERE refuses an overdraft, so the last points cannot be spent twice.
-    // Committed asynchronously: waiting for the WAL flush was most of this call's time (≈1 ms
-    // of 1.5 here), and a counter of an hourly window may lose its last few hundred
-    // milliseconds of spending if PostgreSQL itself crashes — every process still sees the
-    // same committed count, so the budget stays shared and exact while the server runs.
-    // (The ledger's charges, app_infer_charge, keep synchronous commits: they are money.)
-    await q.query(`
+// Exported for 1765612800000-drop-superseded-hot-path-functions.ts, whose down() restores them.
+export const RATE_LIMIT_CHARGE_SQL = `
       CREATE FUNCTION app_rate_limit_charge(p_user text, p_tenant text, p_admin text,
           p_subject_type text, p_subject_id uuid, p_cost integer, p_default integer)
         RETURNS TABLE (points integer, window_start timestamptz, used integer, admitted boolean)
@@ -59,11 +48,9 @@ export class HotPathFunctions1765094400000 implements MigrationInterface {
         RETURN QUERY SELECT v_points, v_start,
           coalesce((SELECT u.used FROM rate_limit_usage u WHERE u.subject_type = p_subject_type
                        AND u.subject_id = p_subject_id AND u.window_start = v_start), 0), false;
-      END $$`);
+      END $$`;
 
-    // resolvers/endpoints/inference.service.ts: the endpoint as the caller sees it (own, or its
-    // model visible) with the caller's balance for the period (NULLs when the period has none yet).
-    await q.query(`
+export const INFER_TARGET_SQL = `
       CREATE FUNCTION app_infer_target(p_user text, p_tenant text, p_admin text, p_endpoint uuid, p_period text)
         RETURNS TABLE (id uuid, name text, status text, failure_reason text, accelerator text,
                        model_version_id uuid, handler text, per_item_device_seconds double precision,
@@ -80,14 +67,9 @@ export class HotPathFunctions1765094400000 implements MigrationInterface {
             JOIN model_version v ON v.id = e.model_version_id
             LEFT JOIN quota_balance b ON b.tenant_id = nullif(p_tenant, '')::uuid AND b.period = p_period
            WHERE e.id = p_endpoint;
-      END $$`);
+      END $$`;
 
-    // resolvers/endpoints/usage-meter.ts: charge one synchronous request. The balance row is
-    // locked, the charge clamped to what is available (the balance may never go negative; see
-    // usage-meter.ts on overdraft), a CAPTURE posted under the request's unique key (posting it
-    // twice charges once), and the request added to its usage bucket. Returns the milli-units
-    // charged, or NULL when the period has no balance yet (the caller opens it and retries).
-    await q.query(`
+export const INFER_CHARGE_SQL = `
       CREATE FUNCTION app_infer_charge(p_user text, p_tenant text, p_admin text, p_period text,
           p_milli bigint, p_key text, p_memo text, p_endpoint uuid, p_model uuid, p_owner uuid,
           p_bucket timestamptz, p_items integer, p_device_ms double precision, p_notify boolean)
@@ -118,7 +100,32 @@ export class HotPathFunctions1765094400000 implements MigrationInterface {
           requests = r.requests + 1, items = r.items + EXCLUDED.items,
           device_ms = r.device_ms + EXCLUDED.device_ms, units_milli = r.units_milli + EXCLUDED.units_milli;
         RETURN v_charge;
-      END $$`);
+      END $$`;
+
+export class HotPathFunctions1765094400000 implements MigrationInterface {
+  name = 'HotPathFunctions1765094400000';
+
+  async up(q: QueryRunner): Promise<void> {
+    // tenants/rate-limiter.ts: spend `p_cost` points of the subject's hourly budget, or refuse
+    // without spending any. The conflicting row's lock serialises concurrent charges; the
+    // update's WHERE refuses an overdraft, so the last points cannot be spent twice.
+    // Committed asynchronously: waiting for the WAL flush was most of this call's time (≈1 ms
+    // of 1.5 here), and a counter of an hourly window may lose its last few hundred
+    // milliseconds of spending if PostgreSQL itself crashes — every process still sees the
+    // same committed count, so the budget stays shared and exact while the server runs.
+    // (The ledger's charges, app_infer_charge, keep synchronous commits: they are money.)
+    await q.query(RATE_LIMIT_CHARGE_SQL);
+
+    // resolvers/endpoints/inference.service.ts: the endpoint as the caller sees it (own, or its
+    // model visible) with the caller's balance for the period (NULLs when the period has none yet).
+    await q.query(INFER_TARGET_SQL);
+
+    // resolvers/endpoints/usage-meter.ts: charge one synchronous request. The balance row is
+    // locked, the charge clamped to what is available (the balance may never go negative; see
+    // usage-meter.ts on overdraft), a CAPTURE posted under the request's unique key (posting it
+    // twice charges once), and the request added to its usage bucket. Returns the milli-units
+    // charged, or NULL when the period has no balance yet (the caller opens it and retries).
+    await q.query(INFER_CHARGE_SQL);
 
     await q.query(`
       CREATE FUNCTION notify_membership_change() RETURNS trigger
@@ -137,12 +144,7 @@ export class HotPathFunctions1765094400000 implements MigrationInterface {
     await q.query(`CREATE TRIGGER tenant_slug_changed AFTER UPDATE OF slug OR DELETE ON tenant
                      FOR EACH ROW EXECUTE FUNCTION notify_membership_change()`);
 
-    for (const fn of ['app_rate_limit_charge(text, text, text, text, uuid, integer, integer)',
-      'app_infer_target(text, text, text, uuid, text)',
-      'app_infer_charge(text, text, text, text, bigint, text, text, uuid, uuid, uuid, timestamptz, integer, double precision, boolean)']) {
-      await q.query(`REVOKE ALL ON FUNCTION ${fn} FROM PUBLIC`);
-      await q.query(`GRANT EXECUTE ON FUNCTION ${fn} TO alliance_app`);
-    }
+    await grantHotPathFunctions(q);
   }
 
   async down(q: QueryRunner): Promise<void> {
@@ -152,5 +154,16 @@ export class HotPathFunctions1765094400000 implements MigrationInterface {
     await q.query(`DROP FUNCTION app_infer_charge(text, text, text, text, bigint, text, text, uuid, uuid, uuid, timestamptz, integer, double precision, boolean)`);
     await q.query(`DROP FUNCTION app_infer_target(text, text, text, uuid, text)`);
     await q.query(`DROP FUNCTION app_rate_limit_charge(text, text, text, text, uuid, integer, integer)`);
+  }
+}
+
+export const HOT_PATH_SIGNATURES = ['app_rate_limit_charge(text, text, text, text, uuid, integer, integer)',
+  'app_infer_target(text, text, text, uuid, text)',
+  'app_infer_charge(text, text, text, text, bigint, text, text, uuid, uuid, uuid, timestamptz, integer, double precision, boolean)'];
+
+export async function grantHotPathFunctions(q: QueryRunner): Promise<void> {
+  for (const fn of HOT_PATH_SIGNATURES) {
+    await q.query(`REVOKE ALL ON FUNCTION ${fn} FROM PUBLIC`);
+    await q.query(`GRANT EXECUTE ON FUNCTION ${fn} TO alliance_app`);
   }
 }

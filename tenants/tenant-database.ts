@@ -24,8 +24,7 @@ function settingValues(identity: IdentitySettings): string[] {
 }
 
 /** The scoped functions callScoped may call. */
-export type HotPathFunction = 'app_rate_limit_charge' | 'app_rate_limit_lease' | 'app_infer_target' | 'app_infer_endpoint'
-  | 'app_infer_charge' | 'app_quota_hold_take';
+export type HotPathFunction = 'app_rate_limit_lease' | 'app_infer_endpoint' | 'app_quota_hold_take';
 
 /** Told how long each callScoped round trip took (api/metrics.ts: alliance_db_hot_path_seconds). */
 export type HotPathObserver = (fn: HotPathFunction, seconds: number) => void;
@@ -54,8 +53,9 @@ export class TenantDatabase {
   }
 
   /**
-   * One scoped SQL function in one round trip, for the request path's hottest statements
-   * (migrations/1765094400000-hot-path-functions.ts). The function receives the identity as its
+   * One scoped SQL function in one round trip, for the statements a request may wait for when
+   * memory cannot answer it (a rate-limit lease, an endpoint lookup, a quota hold growing; their
+   * migrations say why each is one function). The function receives the identity as its
    * first three arguments and sets it transaction-locally itself, as withIdentity does; it runs
    * outside any transaction, so the call is its own transaction and the identity ends with it.
    * `fn` is a constant of ours, never input.
