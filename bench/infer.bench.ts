@@ -236,7 +236,8 @@ async function platformChild(): Promise<void> {
 
 function startChild(): Promise<{ child: ChildProcess; address: PlatformAddress }> {
   // BENCH_CPU_PROF=<dir>: the platform process writes a V8 CPU profile there when it exits.
-  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const profile = process.env.BENCH_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, `--cpu-prof-interval=${process.env.BENCH_CPU_PROF_INTERVAL_US ?? 1000}`] : [];
   const child = fork(__filename, [], { env: { ...process.env, INFER_BENCH_CHILD: '1' }, execArgv: [...process.execArgv, ...profile] });
   return new Promise((resolve, reject) => {
     child.once('message', (address) => resolve({ child, address: address as PlatformAddress }));
