@@ -245,6 +245,10 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     app.use(dashboardRoutes({ keycloakUrl: config.keycloakUrl, realm: config.keycloakRealm }));
 
     const httpServer = http.createServer(app);
+    // Idle keep-alive connections are closed by the client first: a server that closes one while
+    // a client is already sending on it makes that request fail with ECONNRESET (undici keeps
+    // idle sockets 4 s; load balancers commonly 60 s, so the server waits longer than both).
+    httpServer.keepAliveTimeout = 65_000;
     const origin = { value: config.publicUrl ?? '' };
     const devRealm = config.keycloakUrl ? undefined : await createDevRealm({
       realmFile: realmFilePath(),
