@@ -59,15 +59,24 @@ interface Measurement {
 }
 
 /** What the platform's own /metrics say its side of a measurement spent, as sums and counts. */
-interface ServerTotals { graphqlSeconds: number; operations: number; sql: Record<string, { seconds: number; calls: number }> }
+interface ServerTotals {
+  graphqlSeconds: number;
+  operations: number;
+  /** The engine's own time for the batches it ran (model run, and the longest wait in the batcher). */
+  engineRunSeconds: number;
+  engineQueueSeconds: number;
+  sql: Record<string, { seconds: number; calls: number }>;
+}
 
 async function serverTotals(url: string): Promise<ServerTotals> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const totals: ServerTotals = { graphqlSeconds: 0, operations: 0, sql: {} };
+  const totals: ServerTotals = { graphqlSeconds: 0, operations: 0, engineRunSeconds: 0, engineQueueSeconds: 0, sql: {} };
   for (const line of text.split('\n')) {
     const value = Number(line.slice(line.lastIndexOf(' ') + 1));
     if (line.startsWith('alliance_graphql_request_duration_seconds_sum{')) totals.graphqlSeconds += value;
     else if (line.startsWith('alliance_graphql_request_duration_seconds_count{')) totals.operations += value;
+    else if (line.startsWith('alliance_inference_run_seconds_sum{')) totals.engineRunSeconds += value;
+    else if (line.startsWith('alliance_inference_queue_seconds_sum{')) totals.engineQueueSeconds += value;
     const sql = /^alliance_db_hot_path_seconds_(sum|count)\{function="(\w+)"\}/.exec(line);
     if (sql) {
       const entry = (totals.sql[sql[2]] ??= { seconds: 0, calls: 0 });
@@ -81,7 +90,11 @@ async function serverTotals(url: string): Promise<ServerTotals> {
 /** Per operation, in ms: Apollo's time for it, and each hot-path SQL function's round trips. */
 function perOperation(before: ServerTotals, after: ServerTotals): Record<string, number> {
   const operations = after.operations - before.operations;
-  const out: Record<string, number> = { graphqlMs: ((after.graphqlSeconds - before.graphqlSeconds) * 1000) / operations };
+  const out: Record<string, number> = {
+    graphqlMs: ((after.graphqlSeconds - before.graphqlSeconds) * 1000) / operations,
+    engineRunMs: ((after.engineRunSeconds - before.engineRunSeconds) * 1000) / operations,
+    engineQueueMs: ((after.engineQueueSeconds - before.engineQueueSeconds) * 1000) / operations,
+  };
   for (const [fn, a] of Object.entries(after.sql)) {
     const b = before.sql[fn] ?? { seconds: 0, calls: 0 };
     out[fn] = ((a.seconds - b.seconds) * 1000) / operations;
@@ -157,14 +170,14 @@ class Client {
    * A request whose JSON body is built once by the caller, as load generators send theirs, over
    * node:http with kept-alive connections (lighter than fetch: the client shares the cores).
    */
-  async post(user: string, body: string): Promise<any> {
+  async post(user: string, body: string | Buffer): Promise<any> {
     const token = await this.token(user);
     const answer = JSON.parse(await this.send(token, body)) as { data?: any; errors?: unknown[] };
     if (answer.errors) throw new Error(JSON.stringify(answer.errors));
     return answer.data;
   }
 
-  private send(token: string, body: string, retried = false): Promise<string> {
+  private send(token: string, body: string | Buffer, retried = false): Promise<string> {
     return new Promise<string>((resolve, reject) => {
       const req = http.request(`${this.platform.url}/graphql`, {
         method: 'POST',
@@ -286,11 +299,12 @@ async function main(): Promise<void> {
     console.log(`  vad sanity: ${JSON.stringify(vadSanity.infer.outputs[0].segments)}`);
 
     const direct = (key: string, input: unknown) => async () => (await engine.infer(key, [input])).batchSize;
-    // The request body is serialised once per scenario: encoding a 10-second clip's 430 KB of
-    // JSON on every call would load the benchmark's client, which shares the two cores with the
-    // server, for work that is no part of the platform (the direct side reuses its input too).
+    // The request body is serialised and UTF-8-encoded once per scenario: encoding a 10-second
+    // clip's 430 KB of JSON on every call (≈ 2 ms here) would load the benchmark's client, which
+    // shares the two cores with the server, for work that is no part of the platform (the direct
+    // side reuses its input too).
     const viaPlatform = (endpointId: string, input: unknown) => {
-      const body = JSON.stringify({ query: INFER, variables: { id: endpointId, inputs: [input] } });
+      const body = Buffer.from(JSON.stringify({ query: INFER, variables: { id: endpointId, inputs: [input] } }));
       return async () => (await client.post('bob', body)).infer.batchSize as number;
     };
     const floorOnce = async () => {
@@ -378,15 +392,15 @@ async function main(): Promise<void> {
     // cannot answer — a rate-limit lease, an endpoint lookup (overlapping the lease), a quota
     // hold growing — shown as its wait per operation and its calls per 100 operations.
     const fns = ['app_rate_limit_lease', 'app_infer_endpoint', 'app_quota_hold_take'];
-    console.log('\n| scenario (platform side, server means per operation) | Apollo ms | rate-limit lease ms (calls/100 ops) | endpoint lookup ms (calls/100) | quota hold take ms (calls/100) |');
-    console.log('| --- | ---: | ---: | ---: | ---: |');
+    console.log('\n| scenario (platform side, server means per operation) | Apollo ms | engine run + batcher wait ms | rate-limit lease ms (calls/100 ops) | endpoint lookup ms (calls/100) | quota hold take ms (calls/100) |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
     const serverRows = Object.fromEntries([...server].map(([scenario, list]) => {
       const m = (key: string) => median(list.map((r) => r[key] ?? 0));
-      return [scenario, { apolloMs: m('graphqlMs'), ...Object.fromEntries(fns.flatMap((fn) => [[fn, m(fn)], [`${fn} calls`, m(`${fn} calls`)]])) }];
+      return [scenario, { apolloMs: m('graphqlMs'), engineMs: m('engineRunMs') + m('engineQueueMs'), ...Object.fromEntries(fns.flatMap((fn) => [[fn, m(fn)], [`${fn} calls`, m(`${fn} calls`)]])) }];
     }));
     for (const [scenario, r] of Object.entries(serverRows)) {
       const cell = (fn: string) => `${(r as Record<string, number>)[fn].toFixed(2)} (${((r as Record<string, number>)[`${fn} calls`] * 100).toFixed(1)})`;
-      console.log(`| ${scenario} | ${r.apolloMs.toFixed(2)} | ${fns.map(cell).join(' | ')} |`);
+      console.log(`| ${scenario} | ${r.apolloMs.toFixed(2)} | ${r.engineMs.toFixed(2)} | ${fns.map(cell).join(' | ')} |`);
     }
     const on = samples.get('vad 10s c32 batching on');
     const off = samples.get('vad 10s c32 batching off');
