@@ -84,6 +84,8 @@ const HOLD_SECONDS = 1;
 const MAX_BUDGET_SHARE = 0.02;
 const MIN_ESTIMATES_PER_HOLD = 8;
 const NOTIFY_INTERVAL_MS = 250;
+/** The longest pause between settlement attempts while the database is unreachable. */
+const MAX_RETRY_MS = 5_000;
 
 class Hold {
   readonly id = randomUUID();
@@ -139,6 +141,9 @@ export class QuotaHolds {
   private readonly owedNotice = new Set<string>();
   private timer?: NodeJS.Timeout;
   private sweeper?: NodeJS.Timeout;
+  /** Consecutive ticks whose settlements failed, and when the next may try (backoff). */
+  private failures = 0;
+  private retryAt = 0;
   private stopped = false;
 
   constructor(
@@ -344,14 +349,28 @@ export class QuotaHolds {
 
   private async tick(): Promise<void> {
     const now = Date.now();
-    const work: Promise<void>[] = [];
-    for (const hold of this.holds.values()) {
-      if (hold.inflight === 0 && now - hold.lastUsed >= this.idleMs) this.retire(hold);
-      else if (hold.pending > 0 || now - hold.lastRenewed >= this.ttlMs / 3) work.push(this.settle(hold));
+    if (now >= this.retryAt) {
+      const work: Promise<void>[] = [];
+      for (const hold of this.holds.values()) {
+        if (hold.inflight === 0 && now - hold.lastUsed >= this.idleMs) this.retire(hold);
+        else if (hold.pending > 0 || now - hold.lastRenewed >= this.ttlMs / 3) work.push(this.settle(hold));
+      }
+      for (const hold of this.closing) work.push(this.settle(hold));
+      const failed = (await Promise.allSettled(work)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) {
+        // The database is unreachable or refusing: what is pending stays pending (a settlement is
+        // retried as is, so nothing is charged twice) and the retries back off instead of
+        // hammering it — and the log — every SETTLE_MS.
+        this.failures++;
+        this.retryAt = Date.now() + Math.min(MAX_RETRY_MS, this.settleMs * 2 ** this.failures);
+        if (this.failures === 1 || this.failures % 10 === 0) {
+          this.log.warn({ err: failed.reason, failures: this.failures }, 'settling synchronous inference usage failed; retrying');
+        }
+      } else {
+        this.failures = 0;
+      }
+      for (const tenantId of this.owedNotice) void this.noticeIfDue(tenantId);
     }
-    for (const hold of this.closing) work.push(this.settle(hold));
-    await Promise.all(work.map((p) => p.catch((err) => this.log.warn({ err }, 'settling synchronous inference usage failed; retrying'))));
-    for (const tenantId of this.owedNotice) void this.noticeIfDue(tenantId);
     if (this.holds.size > 0 || this.closing.size > 0 || this.owedNotice.size > 0) this.schedule();
   }
 

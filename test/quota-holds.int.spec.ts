@@ -177,3 +177,26 @@ it('a crashed process\'s hold is released once its lease lapses; nothing is char
     await Promise.all([kill(api), kill(worker)]);
   }
 });
+
+it('a settlement is applied once: replaying one whose acknowledgement was lost changes nothing', async () => {
+  const { version } = await tensorModel(tp, 'alice', 6);
+  const endpoint = await deploy(tp, 'alice', version.id);
+  expect((await infer(tp, 'alice', endpoint.id)).errors).toBeUndefined();
+  await tp.platform.holds.flush();
+  const [hold] = await tp.platform.db.withSystem('test: the open hold', (em) => em.query(
+    `SELECT h.id, h.tenant_id, h.period, h.settled_seq, h.held_milli::bigint AS held FROM quota_hold h JOIN tenant t ON t.id = h.tenant_id
+      WHERE t.slug = 'casia' AND h.closed_at IS NULL`));
+  expect(hold.settled_seq).toBeGreaterThanOrEqual(1);
+  const before = await stored('casia');
+  const entries = async () => Number((await tp.platform.db.withSystem('test: entries', (em) => em.query(
+    `SELECT count(*)::int AS n FROM ledger_entry WHERE hold_id = $1`, [hold.id])))[0].n);
+  const entriesBefore = await entries();
+  // The process retries its last settlement as it was (same number) after a lost acknowledgement.
+  const replay = await tp.platform.db.withSystem('test: replay a settlement', (em) => em.query(
+    `SELECT app_quota_hold_settle($1, $2, $3, $4, 5, false, 'replayed', '[]'::jsonb, false, 60000) AS charged`,
+    [hold.id, hold.tenant_id, hold.period, hold.settled_seq]));
+  expect(replay[0].charged).toBeNull();
+  expect(await stored('casia')).toEqual(before);
+  expect(await entries()).toBe(entriesBefore);
+  // (That later numbers are applied is what every other test here checks: charges land.)
+});
