@@ -290,7 +290,11 @@ async function main(): Promise<void> {
 
     const png = await renderText(['识别中文文本', '电话 12345678', '模型推理服务平台']);
     const ocrInput = { imageBase64: png.toString('base64') };
-    const vadInput = { audioBase64: wavBytes(silenceSpeechSilence(3, CLIP_SECONDS - 6, 3, 16_000), 16_000).toString('base64') };
+    const vadWav = wavBytes(silenceSpeechSilence(3, CLIP_SECONDS - 6, 3, 16_000), 16_000);
+    const vadInput = { audioBase64: vadWav.toString('base64') };
+    // The same clip uploaded once as a blob and named by id (the contract's other input form for
+    // media): no 430 KB of JSON per call. Informational beside (b), which sends the clip inline.
+    const vadBlobInput = { blobId: await client.upload('bob', vadWav) };
     const tinyInput = { x: { type: 'float32', dims: [1, 3], data: [1, 2, 3] } };
 
     const sanity = await client.gql('bob', INFER, { id: byName['paddleocr-ch'].id, inputs: [ocrInput] });
@@ -321,6 +325,7 @@ async function main(): Promise<void> {
     const pairs: Pair[] = [
       ...[1, 8].map((c) => ({ scenario: `ocr c${c}`, concurrency: c, direct: direct('ocr', ocrInput), platform: viaPlatform(byName['paddleocr-ch'].id, ocrInput) })),
       ...[1, 8].map((c) => ({ scenario: `vad 10s c${c}`, concurrency: c, direct: direct('vad', vadInput), platform: viaPlatform(byName['silero-vad'].id, vadInput) })),
+      ...[1, 8].map((c) => ({ scenario: `vad 10s by blobId c${c}`, concurrency: c, direct: direct('vad', vadInput), platform: viaPlatform(byName['silero-vad'].id, vadBlobInput) })),
       { scenario: 'vad 10s c32 batching on', concurrency: 32, direct: direct('vad', vadInput), platform: viaPlatform(byName['silero-vad'].id, vadInput) },
       { scenario: 'vad 10s c32 batching off', concurrency: 32, direct: direct('vad-off', vadInput), platform: viaPlatform(vadOff.id, vadInput) },
       { scenario: 'tiny tensor c1', concurrency: 1, direct: direct('tiny', tinyInput), platform: viaPlatform(tiny.id, tinyInput) },
@@ -412,6 +417,8 @@ async function main(): Promise<void> {
       ocrRatioC8: row('ocr c8').ratio,
       vadRatioC1: row('vad 10s c1').ratio,
       vadRatioC8: row('vad 10s c8').ratio,
+      vadByBlobRatioC1: row('vad 10s by blobId c1').ratio,
+      vadByBlobRatioC8: row('vad 10s by blobId c8').ratio,
       vadBatchingGainPlatformC32: gain('platform'),
       vadBatchingGainDirectC32: gain('direct'),
       addedLatencyP50MsTiny: row('tiny tensor c1').addedP50Ms,
@@ -422,7 +429,8 @@ async function main(): Promise<void> {
       addedOverBareHttpP50MsTiny: row('tiny tensor c1').addedP50Ms - bare,
     };
     console.log(`\n(a) OCR platform ÷ direct: c1 ${summary.ocrRatioC1.toFixed(2)}×, c8 ${summary.ocrRatioC8.toFixed(2)}× (target ≥ 0.9)`);
-    console.log(`(b) VAD 10 s platform ÷ direct: c1 ${summary.vadRatioC1.toFixed(2)}×, c8 ${summary.vadRatioC8.toFixed(2)}× (target ≥ 0.9)`);
+    console.log(`(b) VAD 10 s platform ÷ direct: c1 ${summary.vadRatioC1.toFixed(2)}×, c8 ${summary.vadRatioC8.toFixed(2)}× (target ≥ 0.9); `
+      + `the clip uploaded once and named by blobId: c1 ${summary.vadByBlobRatioC1.toFixed(2)}×, c8 ${summary.vadByBlobRatioC8.toFixed(2)}×`);
     console.log(`(c) VAD c32 batching on ÷ off: platform ${summary.vadBatchingGainPlatformC32.toFixed(2)}×, direct ${summary.vadBatchingGainDirectC32.toFixed(2)}× (target ≥ 1.5)`);
     console.log(`(d) platform added latency, p50 at c1: tiny model ${summary.addedLatencyP50MsTiny.toFixed(2)} ms, VAD 10 s ${summary.addedLatencyP50MsVad10s.toFixed(2)} ms`
       + ` (target < 2 ms). Of the tiny model's: a bare node:http round trip from this client is ${bare.toFixed(2)} ms,`
