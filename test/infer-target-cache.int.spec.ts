@@ -12,6 +12,7 @@ import { IdentityService } from '../tenants/identity';
 import { CHANNELS } from '../tenants/job-events';
 import type { RequestScope } from '../tenants/request-scope';
 import { STOP, deploy, tensorModel } from './fixtures/model-factory';
+import { changeWhileListenerIsCut } from './harness/listener-cut';
 import { counter } from './harness/platform-processes';
 import { startSecondPlatform } from './harness/second-platform';
 import { startTestPlatform, type TestPlatform } from './harness/test-platform';
@@ -293,30 +294,7 @@ it('a lost LISTEN connection drops every entry once it is back (its notices may 
   const ep = await tensorEndpoint('bob', 13, 'ALLIANCE');
   await noticesHandled(tp);
   expect((await warm(tp, 'carol', ep.id))?.id).toBe(ep.id);
-  const listenerPid = await tp.platform.jobs.listener.backendPid();
-  expect(listenerPid).toEqual(expect.any(Number));
-  // Cut the LISTEN connection and change the model in the same transaction: its notice goes
-  // out while this process is not listening.
-  await owner.query('BEGIN');
-  try {
-    await owner.query(`SELECT pg_terminate_backend($1)`, [listenerPid]);
-    const watcher = new Client({ connectionString: tp.database.ownerUrl });
-    await watcher.connect();
-    try {
-      await until('the LISTEN backend to be gone', async () =>
-        (await watcher.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1`, [listenerPid])).rowCount === 0, 10_000);
-    } finally {
-      await watcher.end();
-    }
-    await owner.query(`UPDATE model SET visibility = 'PRIVATE' WHERE id = $1`, [uuid(ep.modelId, 'Model')]);
-    await owner.query('COMMIT');
-  } catch (err) {
-    await owner.query('ROLLBACK');
-    throw err;
-  }
-  await until('the listener to reconnect', async () => {
-    const pid = await tp.platform.jobs.listener.backendPid().catch(() => null);
-    return pid !== null && pid !== listenerPid;
-  }, 10_000);
+  await changeWhileListenerIsCut(tp, owner, () =>
+    owner.query(`UPDATE model SET visibility = 'PRIVATE' WHERE id = $1`, [uuid(ep.modelId, 'Model')]));
   expect(await cacheOf(tp).get(scope('carol'), ep.id)).toBeUndefined();
 });

@@ -2,6 +2,7 @@
 // every process: at once in the process that made it, through the database's change notice in
 // the others, and after a lost LISTEN connection by forgetting everything.
 import { Client } from 'pg';
+import { changeWhileListenerIsCut } from './harness/listener-cut';
 import { startSecondPlatform } from './harness/second-platform';
 import { startTestPlatform, type TestPlatform } from './harness/test-platform';
 import { until } from './harness/wait';
@@ -71,27 +72,10 @@ it('a change made in the database itself reaches every process', async () => {
 
 it('a change whose notice was lost with the LISTEN connection is seen once the connection is back', async () => {
   await warm('carol', ['iqiyi:OWNER']);
-  const listenerPid = await tp.platform.jobs.listener.backendPid();
-  expect(listenerPid).toEqual(expect.any(Number));
-  // Cut the first process's LISTEN connection and change the membership in the same
-  // transaction: its notice goes out while that process is not listening.
-  await owner.query('BEGIN');
-  await owner.query(`SELECT pg_terminate_backend($1)`, [listenerPid]);
-  const watcher = new Client({ connectionString: tp.database.ownerUrl });
-  await watcher.connect();
   try {
-    await until('the LISTEN backend to be gone', async () =>
-      (await watcher.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1`, [listenerPid])).rowCount === 0, 10_000);
-  } finally {
-    await watcher.end();
-  }
-  await owner.query(`UPDATE membership SET role = 'ADMIN' WHERE user_id = (SELECT id FROM app_user WHERE username = 'carol')`);
-  await owner.query('COMMIT');
-  try {
-    await until('the listener to reconnect', async () => {
-      const pid = await tp.platform.jobs.listener.backendPid().catch(() => null);
-      return pid !== null && pid !== listenerPid;
-    }, 20_000);
+    // The first process's LISTEN connection is cut while the membership changes: it misses the notice.
+    await changeWhileListenerIsCut(tp, owner, () =>
+      owner.query(`UPDATE membership SET role = 'ADMIN' WHERE user_id = (SELECT id FROM app_user WHERE username = 'carol')`));
     await until('the first process to see the new role', async () => (await membershipsOf(tp, 'carol'))[0] === 'iqiyi:ADMIN', 10_000);
   } finally {
     await owner.query(`UPDATE membership SET role = 'OWNER' WHERE user_id = (SELECT id FROM app_user WHERE username = 'carol')`);
