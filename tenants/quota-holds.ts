@@ -455,11 +455,6 @@ export class QuotaHolds {
     }
   }
 
-  /** For tests and operators: the holds this process has open, per tenant. */
-  openHolds(): { tenantId: string; holdId: string; heldMilli: number; freeMilli: number; pendingMilli: number }[] {
-    return [...this.holds.values()].map((h) => ({ tenantId: h.tenantId, holdId: h.id, heldMilli: h.held, freeMilli: h.free, pendingMilli: h.pending }));
-  }
-
   /** Releases lapsed holds now instead of at the next sweep (tests, operators). */
   sweepNow(): Promise<void> {
     return this.sweepLapsed();
