@@ -1,12 +1,11 @@
 import sharp from 'sharp';
 import { EngineInputError, errorMessage } from './engine-errors';
+import { decodeBase64, type MediaBase64Field } from './media-base64';
 
 // Image and audio handlers accept the contract's base64 form or bytes the API already resolved
-// from a blob id; the engine never sees blob ids.
+// from a blob id or decoded before the engine thread's hop; the engine never sees blob ids.
 
-const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
-
-export function mediaBytes(input: unknown, base64Field: 'imageBase64' | 'audioBase64', maxBytes: number): Uint8Array {
+export function mediaBytes(input: unknown, base64Field: MediaBase64Field, maxBytes: number): Uint8Array {
   if (typeof input !== 'object' || input === null) {
     throw new EngineInputError(`expected { ${base64Field} } or { bytes }, got ${input === null ? 'null' : typeof input}`);
   }
@@ -14,9 +13,9 @@ export function mediaBytes(input: unknown, base64Field: 'imageBase64' | 'audioBa
   let bytes: Uint8Array;
   if (record.bytes instanceof Uint8Array) bytes = record.bytes;
   else if (typeof record[base64Field] === 'string') {
-    const text = (record[base64Field] as string).replace(/^data:[^,]*;base64,/, '');
-    if (!BASE64.test(text)) throw new EngineInputError(`${base64Field} is not valid base64`);
-    bytes = Buffer.from(text, 'base64');
+    const decoded = decodeBase64(record[base64Field] as string);
+    if (!decoded) throw new EngineInputError(`${base64Field} is not valid base64`);
+    bytes = decoded;
   } else {
     throw new EngineInputError(`expected { ${base64Field}: string } or { bytes }; got keys ${Object.keys(record).join(', ') || 'none'}`);
   }

@@ -85,6 +85,12 @@ export interface InferOptions {
    * of them fails, each is re-run alone so the others still get their outputs.
    */
   isolateFailures?: boolean;
+  /**
+   * The inputs' `bytes` were made for this call alone: a runtime on another thread may move
+   * their memory there instead of copying it, leaving them empty here. Callers that keep their
+   * inputs (a shard retried after a restart) leave this unset.
+   */
+  transferable?: boolean;
 }
 
 export interface InferenceRuntime {
