@@ -52,6 +52,7 @@ import { buildAppSchema } from './graphql/schema';
 import { ServiceContainer } from './graphql/service-container';
 import { attachGraphQLWebSocket } from './graphql/websocket';
 import { inferLookaheadPlugin } from './graphql/infer-lookahead';
+import { graphqlJsonBody } from './graphql/json-body';
 import { datasetItemInput, RuntimeShardRunner } from '../model-runtime/worker/runtime-shard-runner';
 import { healthRoutes } from './health';
 import { dashboardRoutes } from './dashboard-routes';
@@ -281,7 +282,7 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     await apollo.start();
     closers.push(() => apollo.stop());
 
-    app.use('/graphql', limits.requestDeadline, express.json({ limit: config.bodyLimitBytes }), limits.httpGuard, expressMiddleware(apollo, {
+    app.use('/graphql', limits.requestDeadline, ...graphqlJsonBody(config.bodyLimitBytes), limits.httpGuard, expressMiddleware(apollo, {
       context: async ({ req }) => {
         const { scope } = await contexts.factory!.authenticate(req.headers.authorization, req.headers['x-tenant']);
         return contexts.factory!.forScope(scope, String(req.id));

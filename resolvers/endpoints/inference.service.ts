@@ -4,7 +4,9 @@
 //            estimate set aside in this process's prepaid hold of the caller's budget
 //            (tenants/quota-holds.ts); QUOTA_EXCEEDED when the budget cannot cover it;
 //   run    — inputs naming blobs are resolved to bytes (the caller must be able to read them),
-//            then the runtime runs them (dynamic batching with other callers' requests);
+//            large inline media arrive already cut out of the body (inline-media.ts) and are
+//            decoded to bytes, then the runtime runs them (dynamic batching with other callers'
+//            requests); the bytes were made for this call, so the runtime may move them;
 //   after  — the measured usage is spent from the hold and settled within a fraction of a
 //            second in an aggregated CAPTURE (usage-meter.ts says how it is priced).
 // Error choices: an empty input list is BAD_USER_INPUT; an endpoint that is not READY (STOPPED,
@@ -14,6 +16,8 @@
 import { AppError } from '../../core/app-error';
 import { fromGlobalId } from '../../core/global-id';
 import { EndpointStatus, TenantRole } from '../../entities';
+import { MEDIA_BASE64_FIELD } from '../../model-runtime/engine/media-base64';
+import type { HandlerName } from '../../model-runtime/engine';
 import type { InferenceRuntime, RuntimeInferResult } from '../../model-runtime/runtime/inference-runtime';
 import type { PerItemCostTracker } from '../../model-runtime/runtime/per-item-cost';
 import type { QuotaHolds } from '../../tenants/quota-holds';
@@ -21,6 +25,7 @@ import { requireRole, type RequestScope } from '../../tenants/request-scope';
 import type { BlobsService } from '../blobs/blobs.service';
 import { InferenceResultNode } from './endpoints.types';
 import type { InferEndpoint, InferTargetCache } from './infer-target-cache';
+import { InlineMedia } from './inline-media';
 import { measuredMilli, minuteBucket } from './usage-meter';
 
 export interface InferenceLimits {
@@ -87,8 +92,8 @@ export class InferenceService {
     const authorization = await this.holds.authorize(scope, tenant.tenantId, estimate);
     let result: RuntimeInferResult;
     try {
-      const prepared = target.handler === 'tensor' ? inputs : await this.resolveBlobs(scope, inputs);
-      result = await this.runtime.infer(endpointId, prepared);
+      const prepared = await this.prepareInputs(scope, target.handler, inputs);
+      result = await this.runtime.infer(endpointId, prepared, { transferable: true });
     } catch (err) {
       this.holds.cancel(authorization); // a failed request (bad input, overload) is not charged
       throw err;
@@ -113,11 +118,25 @@ export class InferenceService {
     });
   }
 
-  /** `{ blobId }` inputs (contract: ocr, vad, image-classification) become `{ bytes }` for the engine. */
-  private resolveBlobs(scope: RequestScope, inputs: unknown[]): Promise<unknown[]> {
+  /**
+   * The inputs as the engine takes them, made for this call alone: `{ blobId }` (contract: ocr,
+   * vad, image-classification) becomes `{ bytes }`; so does inline media the body parser cut out,
+   * when it is the field this handler reads and plain base64 — otherwise it is the text as sent,
+   * and the engine answers it as it always did.
+   */
+  private prepareInputs(scope: RequestScope, handler: string, inputs: unknown[]): Promise<unknown[]> {
+    const mediaField = MEDIA_BASE64_FIELD[handler as HandlerName];
     return Promise.all(inputs.map(async (input, index) => {
-      if (typeof input !== 'object' || input === null || Array.isArray(input) || !('blobId' in input)) return input;
-      const { blobId, ...rest } = input as Record<string, unknown>;
+      if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
+      let record = input as Record<string, unknown>;
+      for (const [key, value] of Object.entries(record)) {
+        if (!(value instanceof InlineMedia)) continue;
+        const bytes = key === mediaField ? value.bytes() : undefined;
+        const { [key]: _media, ...rest } = record;
+        record = bytes ? { ...rest, bytes } : { ...record, [key]: value.text() };
+      }
+      if (handler === 'tensor' || !('blobId' in record)) return record;
+      const { blobId, ...rest } = record;
       if (typeof blobId !== 'string') throw AppError.badInput(`inputs[${index}].blobId must be the id of a Blob`);
       const { bytes } = await this.blobs.readBytes(scope, blobId, this.limits.maxInputBlobBytes);
       return { ...rest, bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
