@@ -2,15 +2,13 @@
 // (api/graphql/json-body.ts puts it where the JSON had the string). Turning 430 KB of body into
 // a JavaScript string, parsing it, and decoding that string cost ≈ 4 ms per 10-second clip on the
 // benchmark's machine, nearly all of it in fresh memory (a new page costs ≈ 11 µs there, and
-// every string that size is new pages). Here the bytes are decoded straight from the body, in
-// slices small enough to reuse V8's young generation.
+// every string that size is new pages). Here the bytes are decoded straight from the body
+// (media-base64.ts, decodePlainBase64).
 //
 // Only InferenceService sees these, and it turns each into bytes for the engine or, where the
 // endpoint's handler does not read that field, back into the exact text that was sent.
 
-const SLICE_CHARS = 32 * 1024; // a multiple of 4: every slice but the last decodes to whole bytes
-const INNER = /^[A-Za-z0-9+/]*$/;
-const LAST = /^[A-Za-z0-9+/]*={0,2}$/;
+import { decodePlainBase64 } from '../../model-runtime/engine/media-base64';
 
 export class InlineMedia {
   constructor(
@@ -30,17 +28,7 @@ export class InlineMedia {
    * data: URL, a stray character) goes to the engine as text and is answered exactly as before.
    */
   bytes(): Uint8Array | undefined {
-    const EQUALS = 0x3d;
-    const padding = this.body[this.end - 1] === EQUALS ? (this.body[this.end - 2] === EQUALS ? 2 : 1) : 0;
-    const out = Buffer.allocUnsafeSlow(Math.floor(((this.end - this.start - padding) * 3) / 4));
-    let written = 0;
-    for (let at = this.start; at < this.end; at += SLICE_CHARS) {
-      const last = at + SLICE_CHARS >= this.end;
-      const slice = this.body.toString('latin1', at, Math.min(at + SLICE_CHARS, this.end));
-      if (!(last ? LAST : INNER).test(slice)) return undefined;
-      written += out.write(slice, written, 'base64');
-    }
-    return written === out.length ? new Uint8Array(out.buffer, out.byteOffset, written) : undefined;
+    return decodePlainBase64(this.body, this.start, this.end);
   }
 
   /** Anything that serialises the inputs (a log line, a worker hop) sees the text. */
