@@ -21,6 +21,12 @@ export interface Handler<Item = unknown, Output = unknown> {
    * boundaries: items join a running batch and leave it as soon as they finish.
    */
   readonly stepwise?: Stepwise<Item, Output, unknown>;
+  /**
+   * Intra-op threads this handler's model runs best with, over the runtime's setting: a model
+   * of many tiny sequential steps loses more to handing each step's work between threads than
+   * it gains from them.
+   */
+  readonly intraOpThreads?: number;
   /** A representative item for the warm-up run that also measures per-item device time. */
   warmupItem(signature: ModelSignature): Promise<Item>;
   /** Loads what the handler owns besides the registered model (OCR: recognition model, keys). */

@@ -97,7 +97,8 @@ export class ModelEngine {
     const endpoint = { key: endpointKey, handler } as Endpoint;
     await handler.open?.({ pool: this.pool });
     try {
-      endpoint.registration = await this.pool.register(source, (session) => this.warmUp(endpoint, session));
+      endpoint.registration = await this.pool.register(source, (session) => this.warmUp(endpoint, session),
+        handler.intraOpThreads ? { intraOpNumThreads: handler.intraOpThreads } : {});
     } catch (error) {
       await handler.close?.();
       throw error;

@@ -1,4 +1,4 @@
-import { ModelEngine } from './index';
+import { ModelEngine, SessionPool, demoModelPaths } from './index';
 import { floatTensor, scaleModel } from './__fixtures__/tiny-models';
 
 const input = [{ x: floatTensor([1, 3], [1, 2, 3]) }];
@@ -37,6 +37,33 @@ describe('SessionPool', () => {
       expect((await engine.infer('b', input)).outputs).toEqual(scaled(7));
       await engine.undeploy('b');
       expect(engine.stats()).toMatchObject({ loadedSessions: 0, registeredModels: 0 });
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('gives a model registered with other session settings a session of its own', async () => {
+    const pool = new SessionPool({ intraOpNumThreads: 2 });
+    try {
+      const model = { bytes: scaleModel(5) };
+      const runtimeDefault = await pool.register(model);
+      const single = await pool.register(model, undefined, { intraOpNumThreads: 1 });
+      const singleAgain = await pool.register(model, undefined, { intraOpNumThreads: 1 });
+      expect(single.key).not.toBe(runtimeDefault.key);
+      expect(singleAgain.key).toBe(single.key);
+      expect(pool.stats()).toMatchObject({ loads: 2, loadedSessions: 2, registeredModels: 2 });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('runs the VAD handler on sessions of one intra-op thread, whatever the runtime default', async () => {
+    const engine = new ModelEngine({ intraOpNumThreads: 2 });
+    try {
+      const vad = await engine.deploy('vad', { modelPath: demoModelPaths().vad, handler: 'vad' });
+      const tensor = await engine.deploy('tensor', { modelBytes: scaleModel(2), handler: 'tensor' });
+      expect(vad.modelKey).toMatch(/:threads=1$/);
+      expect(tensor.modelKey).not.toMatch(/threads/);
     } finally {
       await engine.close();
     }

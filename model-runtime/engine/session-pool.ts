@@ -15,6 +15,11 @@ export interface SessionPoolOptions extends RuntimeOptions {
 
 export type ModelSource = { bytes: Uint8Array } | { path: string };
 
+/** Per-model session settings over the pool's own; a model with other settings is another session. */
+export interface SessionSettings {
+  intraOpNumThreads?: number;
+}
+
 /** Runs on every (re)load before the session serves traffic; a throw fails the load. */
 export type Warmup = (session: InferenceSession) => Promise<void>;
 
@@ -52,6 +57,7 @@ interface Entry {
   lastUsed: number;
   registrations: number;
   warmups: Set<Warmup>;
+  settings: SessionSettings;
 }
 
 export function modelKey(bytes: Uint8Array): string {
@@ -73,9 +79,9 @@ export class SessionPool {
   constructor(private readonly options: SessionPoolOptions = {}) {}
 
   /** Registers a model and loads it now, so a bad file is refused at deploy time. */
-  async register(source: ModelSource, warmup?: Warmup): Promise<ModelRegistration> {
+  async register(source: ModelSource, warmup?: Warmup, settings: SessionSettings = {}): Promise<ModelRegistration> {
     const bytes = 'bytes' in source ? source.bytes : await readModelFile(source.path);
-    const key = modelKey(bytes);
+    const key = settings.intraOpNumThreads ? `${modelKey(bytes)}:threads=${settings.intraOpNumThreads}` : modelKey(bytes);
     let entry = this.entries.get(key);
     if (!entry) {
       entry = {
@@ -88,6 +94,7 @@ export class SessionPool {
         lastUsed: 0,
         registrations: 0,
         warmups: new Set(),
+        settings,
       };
       this.entries.set(key, entry);
     }
@@ -170,7 +177,7 @@ export class SessionPool {
   private async load(entry: Entry): Promise<InferenceSession> {
     this.trim(entry.sizeBytes);
     const bytes = 'bytes' in entry.source ? entry.source.bytes : await readModelFile(entry.source.path);
-    const session = await createSession(bytes, this.options);
+    const session = await createSession(bytes, { ...this.options, ...entry.settings });
     try {
       // A copy: a warmup registered while this one runs is run by its own registration.
       for (const warmup of [...entry.warmups]) await runWarmup(warmup, session);

@@ -37,6 +37,12 @@ interface VadClip {
 
 export class VadHandler implements Handler<VadItem, VadOutput> {
   readonly name = 'vad';
+  /**
+   * Silero VAD is an LSTM over 512-sample windows: each step's operators are far too small to
+   * split. Measured on the 2-core reference machine, one thread against two: a 10-second clip
+   * in 63 ms against 83 ms (p50), 43 clips/s against 34 at concurrency 8.
+   */
+  readonly intraOpThreads = 1;
   private readonly settings: SegmentSettings;
 
   constructor(private readonly config: VadHandlerConfig = {}) {
