@@ -14,8 +14,9 @@
 // (compiled inside the project, under the ignored dist/, because the platform finds its realm
 // file relative to package.json; engine-thread.ts is named because it is loaded by path, as the
 // model runtime's worker thread, not imported). BENCH_SECONDS (default 2) per side, scenario and round;
-// BENCH_ROUNDS (default 5) rounds, each measuring both sides of a scenario back to back; ratios
-// are taken within a round and their median reported. Writes bench/results/infer.json.
+// BENCH_ROUNDS (default 5) rounds, each measuring both sides of a scenario in alternating slices
+// (BENCH_SLICE_SECONDS, default 0.5, longer for slow scenarios); ratios are taken within a round
+// and their median reported. Writes bench/results/infer.json.
 // The platform's side is also attributed from its own /metrics (Apollo's time per operation and
 // each hot-path SQL round trip). BENCH_CPU_PROF=<dir> writes the platform process's CPU profile.
 //
@@ -42,6 +43,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 /** A regular expression: only scenarios whose name matches run (e.g. 'tiny|floor'). */
 const ONLY = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+/** The shortest slice of one side's measurement (see interleaved()). */
+const SLICE_SECONDS = Number(process.env.BENCH_SLICE_SECONDS ?? 0.5);
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 const CLIP_SECONDS = 10;
 
@@ -53,6 +56,8 @@ interface Measurement {
   concurrency: number;
   itemsPerSecond: number;
   p50Ms: number;
+  /** The runtime's own latency for a request (InferenceResult.latencyMs; the engine's on the direct side). */
+  runtimeP50Ms: number;
   p95Ms: number;
   meanBatchSize: number;
   requests: number;
@@ -103,28 +108,59 @@ function perOperation(before: ServerTotals, after: ServerTotals): Record<string,
   return out;
 }
 
-async function closedLoop(concurrency: number, seconds: number, once: () => Promise<number>) {
-  const latencies: number[] = [];
-  const batchSizes: number[] = [];
+/** One request: the batch it ran in, and the runtime's own time for it where the side reports it. */
+type Once = () => Promise<{ batchSize: number; runtimeMs?: number }>;
+
+interface Run { latencies: number[]; batchSizes: number[]; runtimeMs: number[]; seconds: number }
+
+const emptyRun = (): Run => ({ latencies: [], batchSizes: [], runtimeMs: [], seconds: 0 });
+
+/** C clients, each sending its next request as soon as the previous one answers, for `seconds`. */
+async function closedLoop(concurrency: number, seconds: number, once: Once, into?: Run): Promise<Run> {
+  const run = into ?? emptyRun();
   const started = performance.now();
   const deadline = started + seconds * 1000;
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (performance.now() < deadline) {
       const t = performance.now();
-      const batchSize = await once();
-      latencies.push(performance.now() - t);
-      batchSizes.push(batchSize);
+      const { batchSize, runtimeMs } = await once();
+      run.latencies.push(performance.now() - t);
+      run.batchSizes.push(batchSize);
+      if (runtimeMs !== undefined) run.runtimeMs.push(runtimeMs);
     }
   }));
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
+  run.seconds += (performance.now() - started) / 1000;
+  return run;
+}
+
+function summarise(run: Run) {
+  const latencies = [...run.latencies].sort((a, b) => a - b);
+  const runtimeMs = [...run.runtimeMs].sort((a, b) => a - b);
   return {
-    itemsPerSecond: latencies.length / elapsed,
+    itemsPerSecond: latencies.length / run.seconds,
     p50Ms: latencies[Math.floor(latencies.length * 0.5)],
+    runtimeP50Ms: runtimeMs.length ? runtimeMs[Math.floor(runtimeMs.length * 0.5)] : NaN,
     p95Ms: latencies[Math.floor(latencies.length * 0.95)],
-    meanBatchSize: batchSizes.reduce((a, b) => a + b, 0) / batchSizes.length,
+    meanBatchSize: run.batchSizes.reduce((a, b) => a + b, 0) / run.batchSizes.length,
     requests: latencies.length,
   };
+}
+
+/**
+ * Both sides of a pair for `seconds` each, in alternating slices (ABBA…): this machine's speed
+ * changes for seconds at a time (the same engine alone runs a 10-second clip in 80 ms or in
+ * 130 ms, by turns), and a side measured in one stretch could land wholly in a slow one. A slice
+ * is at least SLICE_SECONDS and at least 4 requests' time at the slower side's warm-up p50, so
+ * the requests still in flight at its end (a closed loop's drain) stay a small part of it.
+ */
+async function interleaved(concurrency: number, seconds: number, sides: Array<[Side, Once]>, warmupP50Ms: number) {
+  const slice = Math.max(SLICE_SECONDS, (4 * warmupP50Ms) / 1000);
+  const slices = Math.max(1, Math.round(seconds / slice));
+  const runs = new Map<Side, Run>(sides.map(([side]) => [side, emptyRun()]));
+  for (let i = 0; i < slices; i++) {
+    for (const [side, once] of i % 2 ? [...sides].reverse() : sides) await closedLoop(concurrency, slice, once, runs.get(side));
+  }
+  return runs;
 }
 
 /** The tiny model of (d): y = x · 2, x float32 [N, 3]. */
@@ -209,7 +245,7 @@ class Client {
   }
 }
 
-const INFER = `mutation Infer($id: ID!, $inputs: [JSON!]!) { infer(endpointId: $id, inputs: $inputs) { outputs batchSize computeUnits } }`;
+const INFER = `mutation Infer($id: ID!, $inputs: [JSON!]!) { infer(endpointId: $id, inputs: $inputs) { outputs batchSize computeUnits latencyMs } }`;
 
 /**
  * The platform runs in a child process, as a server does: the benchmark's HTTP client (JSON of
@@ -302,26 +338,32 @@ async function main(): Promise<void> {
     const vadSanity = await client.gql('bob', INFER, { id: byName['silero-vad'].id, inputs: [vadInput] });
     console.log(`  vad sanity: ${JSON.stringify(vadSanity.infer.outputs[0].segments)}`);
 
-    const direct = (key: string, input: unknown) => async () => (await engine.infer(key, [input])).batchSize;
+    const direct = (key: string, input: unknown): Once => async () => {
+      const { batchSize, latencyMs } = await engine.infer(key, [input]);
+      return { batchSize, runtimeMs: latencyMs };
+    };
     // The request body is serialised and UTF-8-encoded once per scenario: encoding a 10-second
     // clip's 430 KB of JSON on every call (≈ 2 ms here) would load the benchmark's client, which
     // shares the two cores with the server, for work that is no part of the platform (the direct
     // side reuses its input too).
-    const viaPlatform = (endpointId: string, input: unknown) => {
+    const viaPlatform = (endpointId: string, input: unknown): Once => {
       const body = Buffer.from(JSON.stringify({ query: INFER, variables: { id: endpointId, inputs: [input] } }));
-      return async () => (await client.post('bob', body)).infer.batchSize as number;
+      return async () => {
+        const { infer } = await client.post('bob', body);
+        return { batchSize: infer.batchSize, runtimeMs: infer.latencyMs };
+      };
     };
-    const floorOnce = async () => {
+    const floorOnce: Once = async () => {
       await client.gql('bob', '{ __typename }');
-      return 1;
+      return { batchSize: 1 };
     };
-    const bareOnce = async () => {
+    const bareOnce: Once = async () => {
       const res = await fetch(address.bareUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
       await res.json();
-      return 1;
+      return { batchSize: 1 };
     };
 
-    interface Pair { scenario: string; concurrency: number; direct?: () => Promise<number>; platform: () => Promise<number> }
+    interface Pair { scenario: string; concurrency: number; direct?: Once; platform: Once }
     const pairs: Pair[] = [
       ...[1, 8].map((c) => ({ scenario: `ocr c${c}`, concurrency: c, direct: direct('ocr', ocrInput), platform: viaPlatform(byName['paddleocr-ch'].id, ocrInput) })),
       ...[1, 8].map((c) => ({ scenario: `vad 10s c${c}`, concurrency: c, direct: direct('vad', vadInput), platform: viaPlatform(byName['silero-vad'].id, vadInput) })),
@@ -335,9 +377,9 @@ async function main(): Promise<void> {
       { scenario: 'bare node:http c1', concurrency: 1, platform: bareOnce },
     ].filter((pair) => !ONLY || ONLY.test(pair.scenario));
 
-    // The machine is shared: load from other processes drifts over minutes. Each round measures
-    // both sides of a pair back to back (order alternating between rounds), and every ratio is
-    // taken within a round, then the median over rounds is reported.
+    // The machine is shared and its speed drifts, over minutes and for seconds at a time. Each
+    // round measures both sides of a pair in alternating slices (interleaved()), and every ratio
+    // is taken within a round, then the median over rounds is reported.
     const samples = new Map<string, Array<{ direct: Measurement; platform: Measurement }>>();
     /** Server-side means per operation of the platform's side, per scenario and round. */
     const server = new Map<string, Record<string, number>[]>();
@@ -346,16 +388,19 @@ async function main(): Promise<void> {
       for (const pair of pairs) {
         const measured: Partial<Record<Side, Measurement>> = {};
         const order: Side[] = round % 2 ? ['direct', 'platform'] : ['platform', 'direct'];
+        const sides = order.flatMap((side): Array<[Side, Once]> => (pair[side] ? [[side, pair[side]!]] : []));
+        let warmupP50Ms = 0;
+        for (const [, once] of sides) warmupP50Ms = Math.max(warmupP50Ms, summarise(await closedLoop(pair.concurrency, Math.min(1, SECONDS / 4), once)).p50Ms);
+        // Only the platform's side reaches the server, so its /metrics between these two reads
+        // are that side's alone.
+        const before = sides.some(([side]) => side === 'platform') && !pair.scenario.startsWith('bare') ? await serverTotals(address.url) : undefined;
+        const runs = await interleaved(pair.concurrency, SECONDS, sides, warmupP50Ms);
+        if (before) server.set(pair.scenario, [...(server.get(pair.scenario) ?? []), perOperation(before, await serverTotals(address.url))]);
         for (const side of order) {
-          const once = pair[side];
-          if (!once) {
-            measured[side] = { scenario: pair.scenario, side, concurrency: pair.concurrency, itemsPerSecond: NaN, p50Ms: 0, p95Ms: 0, meanBatchSize: NaN, requests: 0 };
-            continue;
-          }
-          await closedLoop(pair.concurrency, Math.min(1, SECONDS / 4), once);
-          const before = side === 'platform' && !pair.scenario.startsWith('bare') ? await serverTotals(address.url) : undefined;
-          measured[side] = { scenario: pair.scenario, side, concurrency: pair.concurrency, ...(await closedLoop(pair.concurrency, SECONDS, once)) };
-          if (before) server.set(pair.scenario, [...(server.get(pair.scenario) ?? []), perOperation(before, await serverTotals(address.url))]);
+          const run = runs.get(side);
+          measured[side] = run
+            ? { scenario: pair.scenario, side, concurrency: pair.concurrency, ...summarise(run) }
+            : { scenario: pair.scenario, side, concurrency: pair.concurrency, itemsPerSecond: NaN, p50Ms: 0, runtimeP50Ms: NaN, p95Ms: 0, meanBatchSize: NaN, requests: 0 };
         }
         const d = measured.direct!;
         const p = measured.platform!;
@@ -377,6 +422,8 @@ async function main(): Promise<void> {
         directP50Ms: median(ms.map((m) => m.direct.p50Ms)),
         platformP50Ms: median(ms.map((m) => m.platform.p50Ms)),
         addedP50Ms: median(ms.map((m) => m.platform.p50Ms - m.direct.p50Ms)),
+        directRuntimeP50Ms: median(ms.map((m) => m.direct.runtimeP50Ms)),
+        platformRuntimeP50Ms: median(ms.map((m) => m.platform.runtimeP50Ms)),
         directMeanBatch: median(ms.map((m) => m.direct.meanBatchSize)),
         platformMeanBatch: median(ms.map((m) => m.platform.meanBatchSize)),
       };
@@ -397,15 +444,21 @@ async function main(): Promise<void> {
     // cannot answer — a rate-limit lease, an endpoint lookup (overlapping the lease), a quota
     // hold growing — shown as its wait per operation and its calls per 100 operations.
     const fns = ['app_rate_limit_lease', 'app_infer_endpoint', 'app_quota_hold_take'];
-    console.log('\n| scenario (platform side, server means per operation) | Apollo ms | engine run + batcher wait ms | rate-limit lease ms (calls/100 ops) | endpoint lookup ms (calls/100) | quota hold take ms (calls/100) |');
-    console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+    // Beside them, the runtime's own latency per request (p50, decoding to answer) on each side:
+    // when the platform's exceeds the direct engine's, the model itself ran slower in the server
+    // (sharing its two cores), which no request-path work explains.
+    console.log('\n| scenario (platform side, server means per operation) | runtime p50 ms platform / direct | Apollo ms | engine run + batcher wait ms | rate-limit lease ms (calls/100 ops) | endpoint lookup ms (calls/100) | quota hold take ms (calls/100) |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
     const serverRows = Object.fromEntries([...server].map(([scenario, list]) => {
       const m = (key: string) => median(list.map((r) => r[key] ?? 0));
       return [scenario, { apolloMs: m('graphqlMs'), engineMs: m('engineRunMs') + m('engineQueueMs'), ...Object.fromEntries(fns.flatMap((fn) => [[fn, m(fn)], [`${fn} calls`, m(`${fn} calls`)]])) }];
     }));
     for (const [scenario, r] of Object.entries(serverRows)) {
       const cell = (fn: string) => `${(r as Record<string, number>)[fn].toFixed(2)} (${((r as Record<string, number>)[`${fn} calls`] * 100).toFixed(1)})`;
-      console.log(`| ${scenario} | ${r.apolloMs.toFixed(2)} | ${r.engineMs.toFixed(2)} | ${fns.map(cell).join(' | ')} |`);
+      const runtime = rows.find((x) => x.scenario === scenario);
+      const runtimeCell = runtime && !Number.isNaN(runtime.platformRuntimeP50Ms)
+        ? `${runtime.platformRuntimeP50Ms.toFixed(2)} / ${runtime.directRuntimeP50Ms.toFixed(2)}` : '—';
+      console.log(`| ${scenario} | ${runtimeCell} | ${r.apolloMs.toFixed(2)} | ${r.engineMs.toFixed(2)} | ${fns.map(cell).join(' | ')} |`);
     }
     const on = samples.get('vad 10s c32 batching on');
     const off = samples.get('vad 10s c32 batching off');
