@@ -401,9 +401,9 @@ export class QuotaHolds {
       endpoint: b.endpointId, model: b.modelId, owner: b.ownerTenantId, usr: b.userId, bucket: b.bucketStart,
       requests: b.requests, items: b.items, device_ms: b.deviceMs, milli: b.milli,
     })));
-    const [row] = await this.db.withSystem('settle a process\'s quota hold for synchronous inference', (em) =>
-      em.query(`SELECT app_quota_hold_settle($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS charged`,
-        [hold.id, hold.tenantId, hold.period, s.seq, s.capture, s.close, memo, buckets, notice, this.ttlMs]));
+    const [row] = await this.db.querySystem<{ charged: string | null }>('settle a process\'s quota hold for synchronous inference',
+      `SELECT app_quota_hold_settle($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS charged`,
+      [hold.id, hold.tenantId, hold.period, s.seq, s.capture, s.close, memo, buckets, notice, this.ttlMs]);
     hold.unsettled = undefined;
     hold.lastRenewed = Date.now();
     const charged = row.charged === null ? s.capture : Number(row.charged);
