@@ -442,13 +442,14 @@ async function main(): Promise<void> {
     // rounds. Apollo's time is from the operation's start to its response (no HTTP, no body
     // parsing); each SQL function is a single round trip an operation waits for when memory
     // cannot answer — a rate-limit lease, an endpoint lookup (overlapping the lease), a quota
-    // hold growing — shown as its wait per operation and its calls per 100 operations.
-    const fns = ['app_rate_limit_lease', 'app_infer_endpoint', 'app_quota_hold_take'];
+    // hold growing, a `{ blobId }` input's blob — shown as its wait per operation and its calls
+    // per 100 operations.
+    const fns = ['app_rate_limit_lease', 'app_infer_endpoint', 'app_quota_hold_take', 'app_readable_blob'];
     // Beside them, the runtime's own latency per request (p50, decoding to answer) on each side:
     // when the platform's exceeds the direct engine's, the model itself ran slower in the server
     // (sharing its two cores), which no request-path work explains.
-    console.log('\n| scenario (platform side, server means per operation) | runtime p50 ms platform / direct | Apollo ms | engine run + batcher wait ms | rate-limit lease ms (calls/100 ops) | endpoint lookup ms (calls/100) | quota hold take ms (calls/100) |');
-    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    console.log('\n| scenario (platform side, server means per operation) | runtime p50 ms platform / direct | Apollo ms | engine run + batcher wait ms | rate-limit lease ms (calls/100 ops) | endpoint lookup ms (calls/100) | quota hold take ms (calls/100) | blob lookup ms (calls/100) |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     const serverRows = Object.fromEntries([...server].map(([scenario, list]) => {
       const m = (key: string) => median(list.map((r) => r[key] ?? 0));
       return [scenario, { apolloMs: m('graphqlMs'), engineMs: m('engineRunMs') + m('engineQueueMs'), ...Object.fromEntries(fns.flatMap((fn) => [[fn, m(fn)], [`${fn} calls`, m(`${fn} calls`)]])) }];

@@ -24,7 +24,7 @@ function settingValues(identity: IdentitySettings): string[] {
 }
 
 /** The scoped functions callScoped may call. */
-export type HotPathFunction = 'app_rate_limit_lease' | 'app_infer_endpoint' | 'app_quota_hold_take';
+export type HotPathFunction = 'app_rate_limit_lease' | 'app_infer_endpoint' | 'app_quota_hold_take' | 'app_readable_blob';
 
 /** Told how long each callScoped round trip took (api/metrics.ts: alliance_db_hot_path_seconds). */
 export type HotPathObserver = (fn: HotPathFunction, seconds: number) => void;

@@ -2,6 +2,7 @@
 // an `infer` input's base64 of 64 KB or more is decoded straight from the request body and moved
 // to the engine's thread. What a member sees must not change: the same outputs as the clip sent
 // as a blob, the same errors for bad text, and the exact string back wherever else it is stored.
+import { counter } from './harness/platform-processes';
 import { startTestPlatform, type TestPlatform } from './harness/test-platform';
 import { INFER, QUOTA, codes, deploy, floatInput, tensorModel, upload } from './fixtures/model-factory';
 import { silenceSpeechSilence, wavBytes } from './fixtures/media';
@@ -30,8 +31,13 @@ it('a large inline clip gives what the same clip gives as a blob, and is charged
   const before = await used('bob');
   const inline = await call('bob', vad, [{ audioBase64: clip.toString('base64') }, { audioBase64: clip.toString('base64') }]);
   expect(inline.errors).toBeUndefined();
-  const blob = await call('bob', vad, [{ blobId: await upload(tp, 'bob', clip, 'audio/wav') }]);
-  expect(inline.data!.infer.outputs).toEqual([blob.data!.infer.outputs[0], blob.data!.infer.outputs[0]]);
+  // By id, each input's blob is found in one round trip (app_readable_blob, under the caller's RLS).
+  const blobId = await upload(tp, 'bob', clip, 'audio/wav');
+  const lookups = () => counter(tp.url, 'alliance_db_hot_path_seconds_count', 'function="app_readable_blob"');
+  const lookupsBefore = await lookups();
+  const blob = await call('bob', vad, [{ blobId }, { blobId }]);
+  expect(await lookups()).toBe(lookupsBefore + 2);
+  expect(inline.data!.infer.outputs).toEqual(blob.data!.infer.outputs);
   expect(inline.data!.infer.outputs[0].segments).toHaveLength(1);
   expect(await used('bob')).toBeGreaterThan(before);
 });

@@ -92,9 +92,19 @@ export class BlobsService {
    * The bytes of a blob the caller may read (the same rule as `download`), for inputs that name
    * a blob (`{ blobId }` in infer) or a model file being registered. Refuses blobs over maxBytes.
    */
-  async readBytes(scope: RequestScope, globalId: string, maxBytes: number): Promise<{ blob: BlobNode; bytes: Buffer }> {
-    const blob = await this.readable(scope, globalId, maxBytes);
-    return { blob, bytes: await this.storedBytes(blob.sha256) };
+  /**
+   * The bytes of a blob the caller may read, when it fits: for `infer` inputs named by blobId, so
+   * one round trip (app_readable_blob: the same row-level security as readable()) and one read.
+   */
+  async readBytes(scope: RequestScope, globalId: string, maxBytes: number): Promise<Buffer> {
+    requireTenant(scope);
+    const id = fromGlobalId(globalId, 'Blob');
+    const [row] = await this.db.callScoped<{ sha256: string; size: string }>(scope, 'app_readable_blob', [id]);
+    if (!row) throw AppError.notFound('blob', globalId);
+    if (Number(row.size) > maxBytes) throw AppError.badInput(`blob ${globalId} is ${row.size} bytes; the limit here is ${maxBytes}`);
+    const bytes = await this.store.read(row.sha256);
+    if (!bytes) throw new Error(`blob content ${row.sha256} is recorded but missing from the store`);
+    return bytes;
   }
 
   /** The blob readBytes would read (the caller may, and it fits), without reading its bytes. */

@@ -138,7 +138,7 @@ export class InferenceService {
       if (handler === 'tensor' || !('blobId' in record)) return record;
       const { blobId, ...rest } = record;
       if (typeof blobId !== 'string') throw AppError.badInput(`inputs[${index}].blobId must be the id of a Blob`);
-      const { bytes } = await this.blobs.readBytes(scope, blobId, this.limits.maxInputBlobBytes);
+      const bytes = await this.blobs.readBytes(scope, blobId, this.limits.maxInputBlobBytes);
       return { ...rest, bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
     }));
   }

@@ -1,6 +1,6 @@
 // Where blob bytes live. Content-addressed: the key is the sha256 of the bytes, so identical
 // uploads are stored once and a stored object never changes. The filesystem implementation is
-// the default and the tested one; an S3-compatible store implements the same four operations
+// the default and the tested one; an S3-compatible store implements the same five operations
 // (put = upload to a temporary key while hashing, then copy to the hash key).
 //
 // The store knows nothing of tenants: who may read which hash is decided by the `blob` table
@@ -22,6 +22,8 @@ export interface BlobStore {
   put(source: Readable, opts: { maxBytes: number }): Promise<StoredObject>;
   /** The bytes of a stored object, or null when the store does not have it. */
   get(sha256: string): Promise<Readable | null>;
+  /** The same, whole in memory in one read: for objects already known to be small enough. */
+  read(sha256: string): Promise<Buffer | null>;
   has(sha256: string): Promise<boolean>;
   delete(sha256: string): Promise<void>;
 }

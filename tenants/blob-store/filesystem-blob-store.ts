@@ -74,6 +74,16 @@ export class FilesystemBlobStore implements BlobStore {
     }
   }
 
+  async read(sha256: string): Promise<Buffer | null> {
+    if (!SHA256_HEX.test(sha256)) return null;
+    try {
+      return await fs.promises.readFile(this.pathOf(sha256));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
   async get(sha256: string): Promise<Readable | null> {
     if (!SHA256_HEX.test(sha256)) return null;
     try {
