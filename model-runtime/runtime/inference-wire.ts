@@ -5,9 +5,9 @@
 // Inputs cross as JSON exactly as the client sent them (base64 media stays a string; the worker's
 // handlers decode it, as they would in-process). The one thing JSON cannot carry is bytes the API
 // already has — resolved from a `blobId`, or a large inline value it decoded straight from the
-// request body (api/graphql/json-body.ts) — as { bytes: Uint8Array }: those are lifted out of the inputs
-// into `binary`, each with its path, and put back on the other side. Paths, not in-band markers:
-// no object a member sends can be mistaken for bytes.
+// request body (api/graphql/json-body.ts) — as { bytes: Uint8Array }: those are lifted out of
+// the inputs into `binary`, each with its path, and put back on the other side. Paths, not
+// in-band markers: no object a member sends can be mistaken for bytes.
 //
 // Errors come back as runtime-messages.ts's SerializedError, so a bad input keeps its code,
 // message and inputIndex across the hop and the API maps it exactly as in all-in-one mode.
