@@ -3,6 +3,7 @@ import { BatchSession } from './batch-session';
 import { EngineInputError, InvalidModelError, errorMessage } from './engine-errors';
 import { Handler } from './handler';
 import { RgbImage, decodeImage, mediaBytes, resizeImage } from './media-input';
+import { MEDIA_BASE64_FIELD } from './media-base64';
 import { ModelSignature, describeSignature } from './tensor-spec';
 
 /** A member's own classifier: image in, its labels with softmax scores out. */
@@ -69,7 +70,7 @@ export class ImageClassificationHandler implements Handler<ClassificationItem, C
   }
 
   async prepare(input: unknown): Promise<ClassificationItem> {
-    const bytes = mediaBytes(input, 'imageBase64', this.config.maxImageBytes ?? 20 * 1024 * 1024);
+    const bytes = mediaBytes(input, MEDIA_BASE64_FIELD['image-classification'], this.config.maxImageBytes ?? 20 * 1024 * 1024);
     const image = await decodeImage(bytes, this.config.maxPixels ?? 40_000_000);
     return { pixels: this.normalise(await resizeImage(image, this.width, this.height)) };
   }

@@ -7,11 +7,16 @@ import type { HandlerName } from './handler-registry';
 export type MediaBase64Field = 'imageBase64' | 'audioBase64';
 
 /** The field each media handler reads its inline input from (tensor inputs are not media). */
-export const MEDIA_BASE64_FIELD: Readonly<Partial<Record<HandlerName, MediaBase64Field>>> = {
+export const MEDIA_BASE64_FIELD = {
   ocr: 'imageBase64',
   'image-classification': 'imageBase64',
   vad: 'audioBase64',
-};
+} as const satisfies Partial<Record<HandlerName, MediaBase64Field>>;
+
+/** The field a handler (by name) reads inline media from; undefined for handlers of tensors. */
+export function mediaFieldOf(handler: string | undefined): MediaBase64Field | undefined {
+  return (MEDIA_BASE64_FIELD as Partial<Record<string, MediaBase64Field>>)[handler ?? ''];
+}
 
 const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
 const DATA_URL_PREFIX = /^data:[^,]*;base64,/;

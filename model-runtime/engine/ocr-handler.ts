@@ -6,6 +6,7 @@ import { BatchSession } from './batch-session';
 import { EngineInputError, InvalidModelError, errorMessage } from './engine-errors';
 import { Handler, HandlerContext } from './handler';
 import { RgbImage, decodeImage, mediaBytes } from './media-input';
+import { MEDIA_BASE64_FIELD } from './media-base64';
 import { DEFAULT_DETECTION, DetectionInput, DetectionSettings, Quad, detectBoxes, detectionInput, readingOrder } from './ocr-detection';
 import { REC_HEIGHT, TextCrop, ctcGreedyDecode, recognitionInput, textCrop } from './ocr-recognition';
 import { ModelRegistration, SessionPool } from './session-pool';
@@ -102,7 +103,7 @@ export class OcrHandler implements Handler<OcrItem, OcrOutput> {
   }
 
   async prepare(input: unknown): Promise<OcrItem> {
-    const bytes = mediaBytes(input, 'imageBase64', this.config.maxImageBytes ?? 20 * 1024 * 1024);
+    const bytes = mediaBytes(input, MEDIA_BASE64_FIELD.ocr, this.config.maxImageBytes ?? 20 * 1024 * 1024);
     const image = await decodeImage(bytes, this.config.maxPixels ?? 40_000_000);
     return { image, detection: await detectionInput(image, this.settings.limitSideLen) };
   }

@@ -4,6 +4,7 @@ import { BatchSession } from './batch-session';
 import { EngineInputError, InvalidModelError, errorMessage } from './engine-errors';
 import { Handler, StepRun, Stepwise } from './handler';
 import { mediaBytes } from './media-input';
+import { MEDIA_BASE64_FIELD } from './media-base64';
 import { runStepsToEnd } from './stepwise-batch';
 import { ModelSignature, TensorSpec, describeSignature } from './tensor-spec';
 import { DEFAULT_SEGMENTS, Segment, SegmentSettings, speechSegments } from './vad-segments';
@@ -67,7 +68,7 @@ export class VadHandler implements Handler<VadItem, VadOutput> {
   }
 
   async prepare(input: unknown): Promise<VadItem> {
-    const bytes = mediaBytes(input, 'audioBase64', this.config.maxAudioBytes ?? 100 * 1024 * 1024);
+    const bytes = mediaBytes(input, MEDIA_BASE64_FIELD.vad, this.config.maxAudioBytes ?? 100 * 1024 * 1024);
     return { samples: decodeWav(bytes, this.config.maxSeconds ?? 600) };
   }
 

@@ -17,9 +17,9 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 // engine-errors and types only: this file runs on the caller's thread, which must not load
 // ONNX Runtime just to talk to the thread that does.
-import type { HandlerName, ModelSignature } from '../engine';
+import type { ModelSignature } from '../engine';
 import { EngineStoppedError } from '../engine/engine-errors';
-import { MEDIA_BASE64_FIELD, decodeBase64, type MediaBase64Field } from '../engine/media-base64';
+import { decodeBase64, mediaFieldOf, type MediaBase64Field } from '../engine/media-base64';
 import { DeploymentError } from './runtime-errors';
 import type {
   DeployedModel, EndpointDeployment, InferOptions, InferenceObserver, InferenceRuntime, RuntimeInferResult, RuntimeStats,
@@ -66,7 +66,7 @@ export class ThreadedRuntime implements InferenceRuntime {
 
   infer(endpointId: string, inputs: unknown[], options: InferOptions = {}): Promise<RuntimeInferResult> {
     if (!this.worker) return Promise.reject(new EngineStoppedError(`endpoint '${endpointId}' is not deployed on this runtime`));
-    const field = MEDIA_BASE64_FIELD[this.deployed.get(endpointId) as HandlerName];
+    const field = mediaFieldOf(this.deployed.get(endpointId));
     const { sent, transfer } = field ? decodeMedia(inputs, field) : { sent: inputs, transfer: [] };
     const moved = new Set([...transfer, ...(options.transferable ? ownedBytes(sent) : [])]);
     return this.call({ op: 'infer', endpointId, inputs: sent, options }, [...moved]) as Promise<RuntimeInferResult>;

@@ -89,22 +89,15 @@ export class BlobsService {
   }
 
   /**
-   * The bytes of a blob the caller may read (the same rule as `download`), for inputs that name
-   * a blob (`{ blobId }` in infer) or a model file being registered. Refuses blobs over maxBytes.
-   */
-  /**
-   * The bytes of a blob the caller may read, when it fits: for `infer` inputs named by blobId, so
-   * one round trip (app_readable_blob: the same row-level security as readable()) and one read.
+   * The bytes of a blob the caller may read (the same rule as `download`) and that fits, for
+   * `{ blobId }` inputs of infer: one round trip (app_readable_blob, the same row-level security
+   * as readable()) and one read.
    */
   async readBytes(scope: RequestScope, globalId: string, maxBytes: number): Promise<Buffer> {
     requireTenant(scope);
     const id = fromGlobalId(globalId, 'Blob');
     const [row] = await this.db.callScoped<{ sha256: string; size: string }>(scope, 'app_readable_blob', [id]);
-    if (!row) throw AppError.notFound('blob', globalId);
-    if (Number(row.size) > maxBytes) throw AppError.badInput(`blob ${globalId} is ${row.size} bytes; the limit here is ${maxBytes}`);
-    const bytes = await this.store.read(row.sha256);
-    if (!bytes) throw new Error(`blob content ${row.sha256} is recorded but missing from the store`);
-    return bytes;
+    return this.storedBytes(fitting(row, globalId, maxBytes).sha256);
   }
 
   /** The blob readBytes would read (the caller may, and it fits), without reading its bytes. */
@@ -112,9 +105,7 @@ export class BlobsService {
     requireTenant(scope);
     const id = fromGlobalId(globalId, 'Blob');
     const row = await this.db.withTenant(scope, (em) => em.findOneBy(Blob, { id }));
-    if (!row) throw AppError.notFound('blob', globalId);
-    if (Number(row.size) > maxBytes) throw AppError.badInput(`blob ${globalId} is ${row.size} bytes; the limit here is ${maxBytes}`);
-    return BlobNode.from(row);
+    return BlobNode.from(fitting(row, globalId, maxBytes));
   }
 
   /**
@@ -122,11 +113,9 @@ export class BlobsService {
    * runtime loading a file that a row it was allowed to read names by hash.
    */
   async storedBytes(sha256: string): Promise<Buffer> {
-    const body = await this.store.get(sha256);
-    if (!body) throw new Error(`blob content ${sha256} is recorded but missing from the store`);
-    const chunks: Buffer[] = [];
-    for await (const chunk of body) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
+    const bytes = await this.store.read(sha256);
+    if (!bytes) throw new Error(`blob content ${sha256} is recorded but missing from the store`);
+    return bytes;
   }
 
   /**
@@ -145,4 +134,11 @@ export class BlobsService {
     });
     return BlobNode.from(row);
   }
+}
+
+/** A blob row the caller could see (else NOT_FOUND, like one that never existed) within maxBytes. */
+function fitting<T extends { size: string | number }>(row: T | null | undefined, globalId: string, maxBytes: number): T {
+  if (!row) throw AppError.notFound('blob', globalId);
+  if (Number(row.size) > maxBytes) throw AppError.badInput(`blob ${globalId} is ${row.size} bytes; the limit here is ${maxBytes}`);
+  return row;
 }

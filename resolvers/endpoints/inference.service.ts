@@ -16,8 +16,7 @@
 import { AppError } from '../../core/app-error';
 import { fromGlobalId } from '../../core/global-id';
 import { EndpointStatus, TenantRole } from '../../entities';
-import { MEDIA_BASE64_FIELD } from '../../model-runtime/engine/media-base64';
-import type { HandlerName } from '../../model-runtime/engine';
+import { mediaFieldOf } from '../../model-runtime/engine/media-base64';
 import type { InferenceRuntime, RuntimeInferResult } from '../../model-runtime/runtime/inference-runtime';
 import type { PerItemCostTracker } from '../../model-runtime/runtime/per-item-cost';
 import type { QuotaHolds } from '../../tenants/quota-holds';
@@ -125,7 +124,7 @@ export class InferenceService {
    * and the engine answers it as it always did.
    */
   private prepareInputs(scope: RequestScope, handler: string, inputs: unknown[]): Promise<unknown[]> {
-    const mediaField = MEDIA_BASE64_FIELD[handler as HandlerName];
+    const mediaField = mediaFieldOf(handler);
     return Promise.all(inputs.map(async (input, index) => {
       if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
       let record = input as Record<string, unknown>;
