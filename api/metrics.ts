@@ -67,17 +67,22 @@ export class Metrics {
   });
 
   // The request path's SQL functions (tenants/tenant-database.ts callScoped): each is one round
-  // trip that a request waits for, so their times are most of what the platform adds to a call.
+  // trip that a request waits for (waited="yes"), so their times are most of what the platform
+  // adds to a call; a lease or hold topped up ahead of need is waited="no".
   readonly dbHotPathSeconds = new Histogram({
     name: 'alliance_db_hot_path_seconds',
-    help: 'round trips of the request path\'s SQL functions (rate-limit charge, infer lookup, infer charge) as the API process waits for them',
-    labelNames: ['function'] as const,
+    help: 'round trips of the request path\'s SQL functions (rate-limit lease, infer lookup, quota hold take, blob lookup); waited="no" for leases and holds topped up ahead of need, which no request waits for',
+    labelNames: ['function', 'waited'] as const,
     buckets: [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });
 
   constructor(defaults = true) {
-    if (defaults) collectDefaultMetrics({ register: this.registry });
+    // The event-loop delay histogram samples on a timer: prom-client's default 10 ms woke the API
+    // thread 100 times a second, busy or idle. On a virtual machine each wake of an idle vCPU is
+    // a VM exit, and while a model runs the timer preempts its intra-op threads on the shared
+    // cores. At 100 ms every stall of 100 ms or more is still recorded, shorter ones by chance.
+    if (defaults) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
   }
 
   /** Feeds the inference metrics from the runtime (the engine's batch observer hook). */

@@ -145,7 +145,8 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     await systemDs.initialize();
     closers.push(() => systemDs.destroy());
     const metrics = new Metrics();
-    const db = new TenantDatabase(appDs, systemDs, (fn, seconds) => metrics.dbHotPathSeconds.observe({ function: fn }, seconds));
+    const db = new TenantDatabase(appDs, systemDs, (fn, seconds, ahead) =>
+      metrics.dbHotPathSeconds.observe({ function: fn, waited: ahead ? 'no' : 'yes' }, seconds));
 
     if (opts.seedDemo ?? config.mode === 'all-in-one') {
       const seeded = await seedDemoData(db, realmFilePath());

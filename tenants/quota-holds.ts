@@ -22,7 +22,8 @@
 //
 // Sizing: a hold covers about HOLD_SECONDS of the tenant's recent spending here, at least a few
 // requests' estimates, and never more than a small share of the budget, so holds rarely block a
-// job's reservation and a budget's last units go one request at a time.
+// job's reservation and a budget's last units go one request at a time. A busy tenant's hold grows
+// while half of that is still free (growAhead), so its requests do not wait for the round trip.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../core/logger';
@@ -83,6 +84,8 @@ const HOLD_SECONDS = 1;
 /** A hold never exceeds this share of the period's budget (beyond what one request needs). */
 const MAX_BUDGET_SHARE = 0.02;
 const MIN_ESTIMATES_PER_HOLD = 8;
+/** A tenant spending fewer requests' estimates a second than this grows its hold on demand only (see growAhead). */
+const AHEAD_MIN_ESTIMATES = 4;
 const NOTIFY_INTERVAL_MS = 250;
 /** The longest pause between settlement attempts while the database is unreachable. */
 const MAX_RETRY_MS = 5_000;
@@ -174,7 +177,13 @@ export class QuotaHolds {
         hold.free -= estimateMilli;
         hold.inflight++;
         hold.lastUsed = Date.now();
+        this.growAhead(scope, hold, estimateMilli);
         return { scope, hold, milli: estimateMilli };
+      }
+      if (hold.taking) {
+        // A take is in flight (ahead of need, or another request's): it may cover this one too.
+        await hold.taking.catch(() => undefined);
+        continue;
       }
       const before = hold.takes;
       await this.grow(scope, hold, estimateMilli - hold.free, this.wanted(hold, estimateMilli));
@@ -293,22 +302,38 @@ export class QuotaHolds {
     return Math.max(needMilli, Math.min(want, cap));
   }
 
+  /**
+   * Grows a busy hold while half of what it would take is still free, so that the tenant's
+   * requests do not wait for the round trip. Only for a tenant spending at least
+   * AHEAD_MIN_ESTIMATES requests' estimates a second here: a quiet one grows on demand as before.
+   */
+  private growAhead(scope: RequestScope, hold: Hold, estimateMilli: number): void {
+    if (hold.taking || hold.closing || hold.dead || this.stopped) return;
+    if (hold.spentPerSecond(Date.now()) < AHEAD_MIN_ESTIMATES * estimateMilli) return;
+    const want = this.wanted(hold, estimateMilli);
+    if (hold.free * 2 >= want) return;
+    this.grow(scope, hold, 0, want - hold.free, true).catch((err) => {
+      // Nothing was taken; the next request that finds the hold short grows it on its own path.
+      this.log.debug({ err, tenantId: hold.tenantId }, 'growing a quota hold ahead of need failed');
+    });
+  }
+
   /** Takes more into the hold (single flight: concurrent requests wait for the same take). */
-  private async grow(scope: RequestScope, hold: Hold, minMilli: number, wantMilli: number): Promise<void> {
+  private async grow(scope: RequestScope, hold: Hold, minMilli: number, wantMilli: number, ahead = false): Promise<void> {
     if (hold.taking) return hold.taking;
-    hold.taking = this.take(scope, hold, Math.max(0, minMilli), Math.max(1, wantMilli)).finally(() => {
+    hold.taking = this.take(scope, hold, Math.max(0, minMilli), Math.max(1, wantMilli), ahead).finally(() => {
       hold.taking = undefined;
     });
     return hold.taking;
   }
 
-  private async take(scope: RequestScope, hold: Hold, minMilli: number, wantMilli: number): Promise<void> {
+  private async take(scope: RequestScope, hold: Hold, minMilli: number, wantMilli: number, ahead: boolean): Promise<void> {
     const args = [hold.id, hold.period, minMilli, wantMilli, `reserve:hold:${hold.id}:${hold.takes + 1}`, this.holder, this.ttlMs];
-    let [row] = await this.db.callScoped<TakeRow>(scope, 'app_quota_hold_take', args);
+    let [row] = await this.db.callScoped<TakeRow>(scope, 'app_quota_hold_take', args, { ahead });
     if (!row) {
       // The first request of a period opens its balance (and posts the month's grant).
       await this.db.withTenant(scope, (em) => this.ledger.ensureBalance(em, hold.tenantId, hold.period));
-      [row] = await this.db.callScoped<TakeRow>(scope, 'app_quota_hold_take', args);
+      [row] = await this.db.callScoped<TakeRow>(scope, 'app_quota_hold_take', args, { ahead });
     }
     if (!row) return;
     hold.granted = Number(row.granted_milli);

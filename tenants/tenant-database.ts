@@ -26,8 +26,17 @@ function settingValues(identity: IdentitySettings): string[] {
 /** The scoped functions callScoped may call. */
 export type HotPathFunction = 'app_rate_limit_lease' | 'app_infer_endpoint' | 'app_quota_hold_take' | 'app_readable_blob';
 
-/** Told how long each callScoped round trip took (api/metrics.ts: alliance_db_hot_path_seconds). */
-export type HotPathObserver = (fn: HotPathFunction, seconds: number) => void;
+/**
+ * Told how long each callScoped round trip took (api/metrics.ts: alliance_db_hot_path_seconds),
+ * and whether a request waited for it or it ran ahead of need (a lease or hold topped up before
+ * it ran out, which no request waits for).
+ */
+export type HotPathObserver = (fn: HotPathFunction, seconds: number, ahead: boolean) => void;
+
+export interface CallScopedOptions {
+  /** Taken ahead of need: no request waits for this round trip (reported apart in the metrics). */
+  ahead?: boolean;
+}
 
 export class TenantDatabase {
   constructor(
@@ -60,7 +69,7 @@ export class TenantDatabase {
    * outside any transaction, so the call is its own transaction and the identity ends with it.
    * `fn` is a constant of ours, never input.
    */
-  async callScoped<T>(scope: RequestScope, fn: HotPathFunction, args: unknown[]): Promise<T[]> {
+  async callScoped<T>(scope: RequestScope, fn: HotPathFunction, args: unknown[], opts: CallScopedOptions = {}): Promise<T[]> {
     const values = [...settingValues(identityOf(scope)), ...args];
     const placeholders = values.map((_, i) => `$${i + 1}`).join(', ');
     // The driver's pool directly: TypeORM's per-query runner, logging and subscriber broadcast
@@ -68,7 +77,7 @@ export class TenantDatabase {
     const pool = (this.app.driver as PostgresDriver).master as Pool;
     const started = performance.now();
     const { rows } = await pool.query<T & object>(`SELECT * FROM ${fn}(${placeholders})`, values);
-    this.observeHotPath?.(fn, (performance.now() - started) / 1000);
+    this.observeHotPath?.(fn, (performance.now() - started) / 1000, opts.ahead ?? false);
     return rows;
   }
 

@@ -77,6 +77,36 @@ it('answers a tenant\'s requests from one hold: few round trips, every request c
   expect((await stored('whu')).openHolds).toBe(0);
 });
 
+it('a busy tenant\'s hold grows ahead of need: its requests stop waiting for takes, and every one is charged exactly', async () => {
+  const { version } = await tensorModel(tp, 'bob', 3);
+  const endpoint = await deploy(tp, 'bob', version.id);
+  const takesBy = async (waited: string) => (await (await fetch(`${tp.url}/metrics`)).text()).split('\n')
+    .filter((l) => l.startsWith('alliance_db_hot_path_seconds_count{') && l.includes('function="app_quota_hold_take"') && l.includes(`waited="${waited}"`))
+    .reduce((total, l) => total + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  const casiaUsedBefore = (await stored('casia')).used;
+  const before = (await tp.as('bob', QUOTA)).quota;
+  const [waitedBefore, aheadBefore] = [await takesBy('yes'), await takesBy('no')];
+  let charged = 0;
+  for (let i = 0; i < 150; i++) {
+    const res = await infer(tp, 'bob', endpoint.id, i);
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.infer.outputs[0].y.data).toEqual([3 * i, 3 * i, 3 * i]);
+    charged += milli(res.data!.infer.computeUnits);
+  }
+  // The first takes waited (the tenant's pace unknown yet); then the hold grew ahead of need.
+  expect((await takesBy('yes')) - waitedBefore).toBeLessThanOrEqual(3);
+  expect((await takesBy('no')) - aheadBefore).toBeGreaterThanOrEqual(1);
+  const after = (await tp.as('bob', QUOTA)).quota;
+  expect(milli(after.usedUnits) - milli(before.usedUnits)).toBe(charged);
+  expect(milli(after.availableUnits)).toBe(milli(before.availableUnits) - charged);
+  expect(after.reservedUnits).toBe(before.reservedUnits);
+  expect((await stored('whu')).used).toBe(milli(after.usedUnits));
+  expect((await stored('casia')).used).toBe(casiaUsedBefore);
+  // Idle, the hold goes back with everything taken ahead: nothing stays reserved.
+  await until('the idle hold closed', async () => (await stored('whu')).openHolds === 0, 10_000);
+  expect((await stored('whu')).reserved).toBe(0);
+});
+
 it('goes back when idle: the hold is closed and its rest released', async () => {
   const { version } = await tensorModel(tp, 'bob', 3);
   const endpoint = await deploy(tp, 'bob', version.id);
