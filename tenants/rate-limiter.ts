@@ -294,14 +294,9 @@ export class RateLimiter {
         this.keepOrReturn(entry, generation, own, entry.windowStart);
         throw err;
       }
-      this.pruneOldWindows(row.window_start);
-      const limit = Number(row.points);
-      const used = Number(row.used);
-      const sameWindow = entry.windowStart !== null && sameTime(entry.windowStart, row.window_start);
-      entry.windowStart = row.window_start;
-      entry.limit = limit;
-      entry.endsAt = Date.now() + Number(row.ends_in_ms);
-      entry.usedAtLease = used;
+      const sameWindow = this.noteLease(entry, row);
+      const limit = entry.limit;
+      const used = entry.usedAtLease;
       if (!row.admitted) {
         // The leftover stays this process's, unless its window is over (then it is void).
         const kept = sameWindow ? own : 0;
@@ -334,13 +329,8 @@ export class RateLimiter {
       // Costing nothing, it is never refused; it grants what the budget can spare (maybe 0).
       const [row] = await this.db.callScoped<LeaseRow>(scope, 'app_rate_limit_lease',
         [subject.type, subject.id, 0, wanted - entry.allowance, this.defaultPointsPerHour], { ahead: true });
-      this.pruneOldWindows(row.window_start);
       // What is left of an ended window is void: the new slice must not add to it.
-      if (entry.windowStart === null || !sameTime(entry.windowStart, row.window_start)) entry.allowance = 0;
-      entry.windowStart = row.window_start;
-      entry.limit = Number(row.points);
-      entry.endsAt = Date.now() + Number(row.ends_in_ms);
-      entry.usedAtLease = Number(row.used);
+      if (!this.noteLease(entry, row)) entry.allowance = 0;
       entry.refusal = undefined;
       this.keepOrReturn(entry, generation, Number(row.granted), row.window_start);
     }).catch((err) => {
@@ -349,11 +339,22 @@ export class RateLimiter {
     });
   }
 
+  /** Takes in what a lease's answer says of the window; true when it is the window the slice was leased from. */
+  private noteLease(entry: Allowance, row: LeaseRow): boolean {
+    this.pruneOldWindows(row.window_start);
+    const sameWindow = entry.windowStart !== null && sameTime(entry.windowStart, row.window_start);
+    entry.windowStart = row.window_start;
+    entry.limit = Number(row.points);
+    entry.endsAt = Date.now() + Number(row.ends_in_ms);
+    entry.usedAtLease = Number(row.used);
+    return sameWindow;
+  }
+
   /**
    * Points beyond the operation's cost to lease: about a second of the subject's spending in this
-   * process (a lease then lasts about a second, one round trip a second however busy), plus what
-   * operations waiting on this lease need; at most MAX_EXTRA_SHARE of the budget. None without
-   * change notices or after close: nothing may be held that a budget change could not reach.
+   * process (topped up at half, so two round trips a second however busy), plus what operations
+   * waiting on this lease need; at most MAX_EXTRA_SHARE of the budget. None without change
+   * notices or after close: nothing may be held that a budget change could not reach.
    */
   private extraWanted(entry: Allowance, now: number): number {
     if (!this.following || this.closed) return 0;
