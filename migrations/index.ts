@@ -14,8 +14,9 @@ import { DropSupersededHotPathFunctions1765612800000 } from './1765612800000-dro
 import { CatalogChangeNotices1765353600000 } from './1765353600000-catalog-change-notices';
 import { RateLimitLeases1765267200000 } from './1765267200000-rate-limit-leases';
 import { ReadableBlobFunction1765699200000 } from './1765699200000-readable-blob-function';
+import { ReadableBlobOwner1765785600000 } from './1765785600000-readable-blob-owner';
 
 export const MIGRATIONS = [CreateRolesAndTenancy1764403200000, CreateDatasets1764489600000, CreateRateLimit1764576000000, CreateModels1764662400000, CreateQuotaLedger1764748800000, CreateJobs1764835200000, CreateUsageIndexes1764921600000, HardenDefinerFunctions1765008000000,
   HotPathFunctions1765094400000, CreateInferenceWorkers1765180800000, RateLimitLeases1765267200000,
   CatalogChangeNotices1765353600000, QuotaHolds1765440000000, DropSupersededHotPathFunctions1765612800000,
-  ReadableBlobFunction1765699200000];
+  ReadableBlobFunction1765699200000, ReadableBlobOwner1765785600000];

@@ -4,6 +4,7 @@
 // references it — the same rule as the GraphQL `DatasetItem.blob` field, because both paths
 // read the row through withTenant.
 import type { Readable } from 'node:stream';
+import { LRUCache } from 'lru-cache';
 import { AppError } from '../../core/app-error';
 import { fromGlobalId } from '../../core/global-id';
 import { Blob, TenantRole } from '../../entities';
@@ -39,7 +40,25 @@ function normaliseContentType(header: string | undefined): string {
   return [type.trim().toLowerCase(), ...params.map((p) => p.trim())].join('; ');
 }
 
+/** What app_readable_blob answers: the content address, the size and the owning tenant. */
+interface ReadableBlob {
+  sha256: string;
+  size: string;
+  tenant_id: string;
+}
+
+/** Own-tenant lookups remembered (see ownBlobs); a few hundred bytes each. */
+const OWN_BLOBS_CACHED = 10_000;
+
 export class BlobsService {
+  /**
+   * Blobs a tenant owns, by tenant and blob id. A blob never changes and is never deleted, and its
+   * own tenant may always read it (row-level security), so the answer cannot go stale: a member
+   * calling models on the same upload waits for the lookup once. Blobs readable through another
+   * tenant's shared dataset or model are never remembered — that grant may end.
+   */
+  private readonly ownBlobs = new LRUCache<string, ReadableBlob>({ max: OWN_BLOBS_CACHED });
+
   constructor(
     private readonly db: TenantDatabase,
     private readonly store: BlobStore,
@@ -94,9 +113,14 @@ export class BlobsService {
    * as readable()) and one read.
    */
   async readBytes(scope: RequestScope, globalId: string, maxBytes: number): Promise<Buffer> {
-    requireTenant(scope);
+    const { tenantId } = requireTenant(scope);
     const id = fromGlobalId(globalId, 'Blob');
-    const [row] = await this.db.callScoped<{ sha256: string; size: string }>(scope, 'app_readable_blob', [id]);
+    const key = `${tenantId}:${id}`;
+    let row = this.ownBlobs.get(key);
+    if (!row) {
+      [row] = await this.db.callScoped<ReadableBlob>(scope, 'app_readable_blob', [id]);
+      if (row?.tenant_id === tenantId) this.ownBlobs.set(key, row);
+    }
     return this.storedBytes(fitting(row, globalId, maxBytes).sha256);
   }
 
