@@ -110,7 +110,7 @@ export class BlobsService {
   /**
    * The bytes of a blob the caller may read (the same rule as `download`) and that fits, for
    * `{ blobId }` inputs of infer: one round trip (app_readable_blob, the same row-level security
-   * as readable()) and one read.
+   * as readable()), none for an own blob asked before (ownBlobs), and one read.
    */
   async readBytes(scope: RequestScope, globalId: string, maxBytes: number): Promise<Buffer> {
     const { tenantId } = requireTenant(scope);
