@@ -80,9 +80,7 @@ it('answers a tenant\'s requests from one hold: few round trips, every request c
 it('a busy tenant\'s hold grows ahead of need: its requests stop waiting for takes, and every one is charged exactly', async () => {
   const { version } = await tensorModel(tp, 'bob', 3);
   const endpoint = await deploy(tp, 'bob', version.id);
-  const takesBy = async (waited: string) => (await (await fetch(`${tp.url}/metrics`)).text()).split('\n')
-    .filter((l) => l.startsWith('alliance_db_hot_path_seconds_count{') && l.includes('function="app_quota_hold_take"') && l.includes(`waited="${waited}"`))
-    .reduce((total, l) => total + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  const takesBy = (waited: string) => counter(tp.url, 'alliance_db_hot_path_seconds_count', ['function="app_quota_hold_take"', `waited="${waited}"`]);
   const casiaUsedBefore = (await stored('casia')).used;
   const before = (await tp.as('bob', QUOTA)).quota;
   let [waitedBefore, aheadBefore] = [0, 0];

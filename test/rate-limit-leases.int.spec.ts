@@ -33,11 +33,8 @@ const ONE_POINT = `{ a0: viewer { username } }`;
 const leaseCalls = () => counter(tp.url, 'alliance_db_hot_path_seconds_count', 'function="app_rate_limit_lease"');
 /** Lease round trips an operation waited for (waited="yes"), and those taken ahead of need ("no"). */
 async function leasesBy(): Promise<{ waited: number; ahead: number }> {
-  const text = await (await fetch(`${tp.url}/metrics`)).text();
-  const sum = (waited: string) => text.split('\n')
-    .filter((l) => l.startsWith('alliance_db_hot_path_seconds_count{') && l.includes('function="app_rate_limit_lease"') && l.includes(`waited="${waited}"`))
-    .reduce((total, l) => total + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-  return { waited: sum('yes'), ahead: sum('no') };
+  const sum = (waited: string) => counter(tp.url, 'alliance_db_hot_path_seconds_count', ['function="app_rate_limit_lease"', `waited="${waited}"`]);
+  return { waited: await sum('yes'), ahead: await sum('no') };
 }
 const chargeCalls = () => counter(tp.url, 'alliance_db_hot_path_seconds_count', 'function="app_rate_limit_charge"');
 

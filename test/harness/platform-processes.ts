@@ -62,10 +62,14 @@ export async function kill(p: PlatformChild): Promise<void> {
   await p.exited;
 }
 
-/** Sum of a Prometheus counter's samples whose labels contain `labels` (e.g. endpoint="casia/x"). */
-export async function counter(url: string, name: string, labels: string): Promise<number> {
+/**
+ * Sum of a Prometheus counter's samples whose labels contain `labels` (e.g. endpoint="casia/x"),
+ * or every one of them when given several.
+ */
+export async function counter(url: string, name: string, labels: string | string[]): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
+  const wanted = typeof labels === 'string' ? [labels] : labels;
   return text.split('\n')
-    .filter((line) => line.startsWith(`${name}{`) && line.includes(labels))
+    .filter((line) => line.startsWith(`${name}{`) && wanted.every((label) => line.includes(label)))
     .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
 }
